@@ -1,0 +1,69 @@
+// Shared pieces of the command-line interface: exit codes, global options,
+// and the flow output options (format, filter, aggregation) that every
+// `flows` subcommand offers.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "core/counters.hpp"
+#include "flow/aggregate.hpp"
+#include "flow/filter.hpp"
+#include "flow/format.hpp"
+
+namespace omamori::cli {
+
+// Exit codes, documented in docs/cli.md.
+enum Exit : int {
+  kOk = 0,
+  kFailure = 1,       // the command ran but failed (e.g. some input could not be read)
+  kUsage = 2,         // bad arguments or configuration
+  kDataErrors = 3,    // finished, but input had malformed records (counted, see stderr)
+};
+
+// The code main() returns once the command callback has run.
+int& exit_code();
+
+// Thrown by commands to exit with a message and a code.
+struct CommandError : std::runtime_error {
+  CommandError(int c, const std::string& m) : std::runtime_error(m), code(c) {}
+  int code;
+};
+
+struct FlowOutputOptions {
+  std::string format = "table";
+  std::string filter;
+  std::string aggregate;  // keys, e.g. "src,dport"
+  std::string order = "bytes";
+  size_t top = 0;
+  double bin_seconds = 0;
+  bool renormalise = false;
+  std::string output = "-";
+
+  void add_to(CLI::App* app);
+  // Builds the sink chain: filter -> (renormalise) -> writer or aggregator.
+  // Throws CommandError on bad options.
+  FlowSink& open();
+  // Flushes the writer or prints the aggregation; returns records output.
+  uint64_t finish();
+
+ private:
+  std::FILE* out_ = nullptr;
+  std::unique_ptr<FlowFilter> filter_;
+  std::unique_ptr<FlowWriter> writer_;
+  std::unique_ptr<FlowAggregator> agg_;
+  std::unique_ptr<FlowSink> renorm_;
+  std::unique_ptr<FilteringSink> filtering_;
+  OutputFormat fmt_ = OutputFormat::Table;
+};
+
+// Prints counters to stderr as "context: reason (source): count" lines.
+void report_errors(const std::string& context, const ReasonCounters& c, bool per_source);
+
+// Each command group registers its subcommands.
+void register_flows(CLI::App& app);
+
+}  // namespace omamori::cli

@@ -1,0 +1,40 @@
+#include "ingest/flow_decoder.hpp"
+
+#include "core/bytes.hpp"
+
+namespace omamori {
+
+void FlowDatagramDecoder::decode(const IpAddr& sender, TimeMs received, std::span<const uint8_t> d,
+                                 FlowSink& sink) {
+  if (d.size() < 4) {
+    errors_.add(sender, "datagram too short for any flow format");
+    return;
+  }
+  uint16_t version = load_be16(d.data());
+  switch (version) {
+    case 5:
+    case 9:
+    case 10:
+      netflow_.decode(sender, received, d, sink);
+      return;
+    case 0:
+      if (load_be32(d.data()) == 5) {
+        sflow_.decode(sender, received, d, sink);
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  errors_.add(sender, "unknown flow export version");
+}
+
+ReasonCounters FlowDatagramDecoder::all_errors() const {
+  ReasonCounters all;
+  all.merge(errors_);
+  all.merge(netflow_.errors());
+  all.merge(sflow_.errors());
+  return all;
+}
+
+}  // namespace omamori
