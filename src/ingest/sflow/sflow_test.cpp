@@ -1108,3 +1108,27 @@ TEST(SflowRobustness, PrefixesAndBitFlipsOfRealDatagrams) {
     EXPECT_GE(r.sampling_rate, 1u);
   }
 }
+
+TEST(SflowRobustness, SpoofedAgentsKeepErrorCountersBounded) {
+  // The agent address is datagram content: a hostile sender can use a new one
+  // in every datagram. The per-source error table must stay bounded.
+  Harness t;
+  std::vector<uint8_t> d = {0, 0, 0, 5, 0, 0, 0, 1, 10, 0, 0, 0, 0, 0, 0, 0};  // cut after the agent address
+  const uint32_t n = ReasonCounters::kMaxSourceRows + 5000;
+  for (uint32_t i = 0; i < n; ++i) {
+    d[9] = static_cast<uint8_t>(i >> 16);
+    d[10] = static_cast<uint8_t>(i >> 8);
+    d[11] = static_cast<uint8_t>(i);
+    t(d);
+  }
+  EXPECT_EQ(t.err("sflow: truncated datagram header"), n);
+  auto rows = t.dec.errors().snapshot(true);
+  EXPECT_LE(rows.size(), ReasonCounters::kMaxSourceRows + 1);
+  uint64_t sum = 0, overflow = 0;
+  for (const auto& r : rows) {
+    sum += r.count;
+    if (r.source == "::") overflow = r.count;
+  }
+  EXPECT_EQ(sum, n);
+  EXPECT_EQ(overflow, 5000u);
+}
