@@ -249,9 +249,20 @@ PerKey model_omamori(const std::vector<Pkt>& pkts, bool tcp_end) {
 //  - a GRE-tunnelled packet is metered by its inner header like omamori does,
 //    and nfpcapd also writes a record of 0 packets and 0 bytes for the outer
 //    header (proto 47, ports 0).
-PerKey model_nfpcapd(const std::vector<Pkt>& pkts, uint32_t link_header) {
+struct NfFigures {
+  uint64_t fragments = 0;           // IPv4 fragments in the capture
+  uint64_t fragment_bytes = 0;      // their IP total lengths
+  uint64_t datagrams = 0;           // reassembled datagrams nfpcapd counts (one packet each)
+  uint64_t datagram_fragments = 0;  // fragments that went into them
+  uint64_t datagram_bytes = 0;      // what nfpcapd counts for them
+  uint64_t per_packet_flows = 0;    // flows of UDP port 53 / ICMP (one per packet)
+  uint64_t gre_records = 0;         // 0-packet records for tunnel headers
+};
+
+PerKey model_nfpcapd(const std::vector<Pkt>& pkts, uint32_t link_header, NfFigures* fig) {
   struct Open {
     const Pkt* first;
+    uint64_t fragments = 0;
   };
   std::map<DgramKey, Open> open;
   PerKey m;
@@ -260,24 +271,35 @@ PerKey model_nfpcapd(const std::vector<Pkt>& pkts, uint32_t link_header) {
     const Pkt* counted = &p;
     uint64_t bytes = p.len;
     if (p.fragment() && p.version == 4 && !p.tunnelled) {
+      fig->fragments++;
+      fig->fragment_bytes += p.len;
       auto k = dgram(p);
       auto it = open.find(k);
       if (p.frag_off == 0) {
-        if (it == open.end()) open[k] = {&p};
+        if (it == open.end()) open[k] = {&p, 1};
         continue;
       }
-      if (it == open.end() || p.mf) continue;
+      if (it == open.end()) continue;
+      it->second.fragments++;
+      if (p.mf) continue;
       counted = it->second.first;
       bytes = p.ihl + p.frag_off + (p.caplen - link_header - p.ihl);
+      fig->datagrams++;
+      fig->datagram_fragments += it->second.fragments;
+      fig->datagram_bytes += bytes;
       open.erase(it);
     }
-    if (p.tunnelled && p.outer_proto == 47) m[{p.outer_src, p.outer_dst, 0, 0, 47}].flows++;
+    if (p.tunnelled && p.outer_proto == 47) {
+      m[{p.outer_src, p.outer_dst, 0, 0, 47}].flows++;
+      fig->gre_records++;
+    }
     FKey k{p.src, p.dst, counted->sport, counted->dport, p.proto};
     Sums& s = m[k];
     s.packets++;
     s.bytes += bytes;
     bool per_packet = (p.proto == 17 && (k.sport == 53 || k.dport == 53)) || p.proto == 1 || p.proto == 58;
     if (per_packet || s.flows == 0) s.flows++;
+    if (per_packet) fig->per_packet_flows++;
   }
   return m;
 }
@@ -411,12 +433,14 @@ TEST_P(DdosCapture, AgreesWithNfpcapdUpToTheDocumentedDifferences) {
   PerKey om_keys = per_key(om->out.flows);
   PerKey nf_keys = nf;
   PerKey om_model = model_omamori(pkts, true);
-  PerKey nf_model = model_nfpcapd(pkts, 14);
+  NfFigures fig;
+  PerKey nf_model = model_nfpcapd(pkts, 14, &fig);
   expect_same(om_keys, om_model, std::string("omamori ") + GetParam());
   expect_same(nf_keys, nf_model, std::string("nfpcapd ") + GetParam());
 
   // Where neither fragments nor nfpcapd's per-packet flows nor FIN/RST are
   // involved, the two agree key for key: same packets, same bytes, same flows.
+  uint64_t om_nofin_flows = 0, only_om = 0, only_nf = 0;
   {
     auto om_nofin = run_meter(file, [] {
       MeterConfig c;
@@ -424,6 +448,7 @@ TEST_P(DdosCapture, AgreesWithNfpcapdUpToTheDocumentedDifferences) {
       return c;
     }());
     PerKey om_nofin_keys = per_key(om_nofin->out.flows);
+    om_nofin_flows = om_nofin->out.flows.size();
     expect_same(om_nofin_keys, model_omamori(pkts, false), std::string("omamori without FIN/RST end ") + GetParam());
     std::set<DgramKey> fragmented;
     for (const auto& p : pkts)
@@ -441,17 +466,30 @@ TEST_P(DdosCapture, AgreesWithNfpcapdUpToTheDocumentedDifferences) {
       compared_packets += n.packets;
     }
     EXPECT_GT(compared, 0u);
+    for (const auto& [k, v] : om_nofin_keys) only_om += !nf_keys.count(k);
+    for (const auto& [k, v] : nf_keys) only_nf += v.packets > 0 && !om_nofin_keys.count(k);
     fmt::print("{}: {} flow keys with {} packets identical in both meters\n", GetParam(), compared,
                compared_packets);
   }
 
   Totals o = totals(om_keys), n = totals(nf_keys);
+  uint64_t per_packet_keys = 0;
+  for (const auto& [k, v] : nf_model)
+    if ((k.proto == 17 && (k.sport == 53 || k.dport == 53)) || k.proto == 1 || k.proto == 58) ++per_packet_keys;
+  // The differences, as docs/flow-meter.md states them.
+  EXPECT_EQ(o.packets - n.packets, fig.fragments - fig.datagrams);
+  EXPECT_EQ(o.bytes - n.bytes, fig.fragment_bytes - fig.datagram_bytes);
+  EXPECT_EQ(om->stats.fragments, fig.fragments);
+  EXPECT_EQ(n.flows, om_nofin_flows + (fig.per_packet_flows - per_packet_keys) + fig.gre_records - only_om + only_nf);
   fmt::print(
-      "{}: frames {} ip {} | omamori flows {} packets {} bytes {} (ended by FIN/RST {}, fragments {}: first {} "
-      "later {} held {} orphaned {}) | nfpcapd flows {} packets {} bytes {}\n",
-      GetParam(), pkts.size(), ip, o.flows, o.packets, o.bytes, om->stats.ended_tcp, om->stats.fragments,
-      om->stats.first_fragments, om->stats.later_fragments, om->stats.later_held, om->stats.orphan_fragments,
-      n.flows, n.packets, n.bytes);
+      "{}: frames {} ip {} | omamori flows {} packets {} bytes {}; without FIN/RST end: flows {} | fragments {} ({} "
+      "bytes): first {} later {} held {} orphaned {} | nfpcapd flows {} packets {} bytes {} | reassembled datagrams {} "
+      "from {} fragments, {} bytes; fragments not counted {} | port-53/ICMP flows {} over {} keys | GRE records {} | "
+      "keys only omamori has {}, only nfpcapd has {}\n",
+      GetParam(), pkts.size(), ip, o.flows, o.packets, o.bytes, om_nofin_flows, fig.fragments, fig.fragment_bytes,
+      om->stats.first_fragments, om->stats.later_fragments, om->stats.later_held, om->stats.orphan_fragments, n.flows,
+      n.packets, n.bytes, fig.datagrams, fig.datagram_fragments, fig.datagram_bytes,
+      fig.fragments - fig.datagram_fragments, fig.per_packet_flows, per_packet_keys, fig.gre_records, only_om, only_nf);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ddos, DdosCapture,
