@@ -10,6 +10,8 @@
 // below are that write-up in executable form. Each model is computed from
 // tshark's decode alone and each meter's output must equal its model exactly.
 #include <fmt/format.h>
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -42,16 +44,20 @@ const std::string kData = OMAMORI_SHARED_DATA;
 
 // (src, dst, sport, dport, proto) as text, the common ground of both tools' output.
 struct FKey {
-  std::string src, dst;
+  IpAddr src, dst;
   uint32_t sport = 0, dport = 0, proto = 0;
-  auto operator<=>(const FKey&) const = default;
-  std::string str() const { return fmt::format("{} {}:{} > {}:{}", proto, src, sport, dst, dport); }
+  bool operator==(const FKey&) const = default;
+  std::string str() const { return fmt::format("{} {}:{} > {}:{}", proto, src.str(), sport, dst.str(), dport); }
+  template <typename H>
+  friend H AbslHashValue(H h, const FKey& k) {
+    return H::combine(std::move(h), k.src, k.dst, k.sport, k.dport, k.proto);
+  }
 };
 struct Sums {
   uint64_t packets = 0, bytes = 0, flows = 0;
   bool operator==(const Sums&) const = default;
 };
-using PerKey = std::map<FKey, Sums>;
+using PerKey = absl::flat_hash_map<FKey, Sums>;
 
 struct Totals {
   uint64_t packets = 0, bytes = 0, flows = 0;
@@ -81,6 +87,11 @@ std::string trim(const std::string& s) {
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 uint64_t num(const std::string& s, int base = 10) { return s.empty() ? 0 : std::stoull(s, nullptr, base); }
+IpAddr addr(const std::string& s) {
+  auto a = IpAddr::parse(s);
+  EXPECT_TRUE(a) << s;
+  return a ? *a : IpAddr{};
+}
 
 // ---------------------------------------------------------------- tshark's view
 
@@ -91,7 +102,7 @@ struct Pkt {
   uint32_t caplen = 0;
   bool ip = false;  // IPv4 or IPv6 (innermost, when tunnelled)
   int version = 0;
-  std::string src, dst;
+  IpAddr src, dst;
   uint32_t proto = 0, id = 0, ihl = 0, len = 0;  // len: IP total length
   bool mf = false;
   uint32_t frag_off = 0;  // bytes
@@ -99,7 +110,7 @@ struct Pkt {
   uint32_t sport = 0, dport = 0;
   uint8_t tcp_flags = 0;
   bool tunnelled = false;
-  std::string outer_src, outer_dst;  // when tunnelled
+  IpAddr outer_src, outer_dst;  // when tunnelled
   uint32_t outer_proto = 0;
   uint32_t eth_type = 0;
   bool fragment() const { return mf || frag_off != 0; }
@@ -143,14 +154,14 @@ std::vector<Pkt> tshark_packets(const std::string& file) {
       if (v4src.size() > 1 && (outer == 47 || outer == 4)) {
         i = v4src.size() - 1;
         p.tunnelled = true;
-        p.outer_src = v4src[0];
-        p.outer_dst = v4dst[0];
+        p.outer_src = addr(v4src[0]);
+        p.outer_dst = addr(v4dst[0]);
         p.outer_proto = outer;
       }
       p.ip = true;
       p.version = 4;
-      p.src = v4src[i];
-      p.dst = v4dst[i];
+      p.src = addr(v4src[i]);
+      p.dst = addr(v4dst[i]);
       p.proto = static_cast<uint32_t>(num(v4proto[i]));
       p.id = static_cast<uint32_t>(num(split(f[7], ',')[i], 16));
       p.mf = num(split(f[8], ',')[i]) != 0;
@@ -160,8 +171,8 @@ std::vector<Pkt> tshark_packets(const std::string& file) {
     } else if (!f[12].empty()) {
       p.ip = true;
       p.version = 6;
-      p.src = split(f[12], ',')[0];
-      p.dst = split(f[13], ',')[0];
+      p.src = addr(split(f[12], ',')[0]);
+      p.dst = addr(split(f[13], ',')[0]);
       p.proto = static_cast<uint32_t>(num(split(f[14], ',')[0]));
       p.len = 40 + static_cast<uint32_t>(num(split(f[15], ',')[0]));
     }
@@ -189,9 +200,13 @@ std::vector<Pkt> tshark_packets(const std::string& file) {
 // ---------------------------------------------------------------- the two models
 
 struct DgramKey {
-  std::string src, dst;
+  IpAddr src, dst;
   uint32_t proto, id;
-  auto operator<=>(const DgramKey&) const = default;
+  bool operator==(const DgramKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const DgramKey& k) {
+    return H::combine(std::move(h), k.src, k.dst, k.proto, k.id);
+  }
 };
 DgramKey dgram(const Pkt& p) { return {p.src, p.dst, p.proto, p.id}; }
 
@@ -201,11 +216,11 @@ DgramKey dgram(const Pkt& p) { return {p.src, p.dst, p.proto, p.id}; }
 // packet with FIN or RST ends its flow. Valid for captures shorter than the
 // fragment and inactive timeouts (checked by the caller).
 PerKey model_omamori(const std::vector<Pkt>& pkts, bool tcp_end) {
-  std::map<DgramKey, std::vector<size_t>> firsts;  // datagram -> indexes of its first fragments
+  absl::flat_hash_map<DgramKey, std::vector<size_t>> firsts;  // datagram -> indexes of its first fragments
   for (size_t i = 0; i < pkts.size(); ++i)
     if (pkts[i].ip && pkts[i].fragment() && pkts[i].frag_off == 0) firsts[dgram(pkts[i])].push_back(i);
   PerKey m;
-  std::map<FKey, bool> open;  // key -> a flow is open (for FIN/RST splitting)
+  absl::flat_hash_map<FKey, bool> open;  // key -> a flow is open (for FIN/RST splitting)
   for (size_t i = 0; i < pkts.size(); ++i) {
     const Pkt& p = pkts[i];
     if (!p.ip) continue;
@@ -264,7 +279,7 @@ PerKey model_nfpcapd(const std::vector<Pkt>& pkts, uint32_t link_header, NfFigur
     const Pkt* first;
     uint64_t fragments = 0;
   };
-  std::map<DgramKey, Open> open;
+  absl::flat_hash_map<DgramKey, Open> open;
   PerKey m;
   for (const Pkt& p : pkts) {
     if (!p.ip) continue;
@@ -309,7 +324,7 @@ PerKey model_nfpcapd(const std::vector<Pkt>& pkts, uint32_t link_header, NfFigur
 PerKey per_key(const std::vector<FlowRecord>& flows) {
   PerKey m;
   for (const auto& f : flows) {
-    Sums& s = m[{f.src.str(), f.dst.str(), f.sport, f.dport, f.proto}];
+    Sums& s = m[{f.src, f.dst, f.sport, f.dport, f.proto}];
     s.packets += f.packets;
     s.bytes += f.bytes;
     s.flows++;
@@ -365,8 +380,8 @@ PerKey run_nfpcapd(const std::string& file, const std::string& timeouts) {
     }
     FKey k;
     k.proto = static_cast<uint32_t>(num(trim(f[0])));
-    k.src = trim(f[1]);
-    k.dst = trim(f[3]);
+    k.src = addr(trim(f[1]));
+    k.dst = addr(trim(f[3]));
     k.sport = static_cast<uint32_t>(num(trim(f[2])));
     std::string dp = trim(f[4]);
     auto dot = dp.find('.');  // ICMP: "type.code"
@@ -450,10 +465,10 @@ TEST_P(DdosCapture, AgreesWithNfpcapdUpToTheDocumentedDifferences) {
     PerKey om_nofin_keys = per_key(om_nofin->out.flows);
     om_nofin_flows = om_nofin->out.flows.size();
     expect_same(om_nofin_keys, model_omamori(pkts, false), std::string("omamori without FIN/RST end ") + GetParam());
-    std::set<DgramKey> fragmented;
+    absl::flat_hash_set<DgramKey> fragmented;
     for (const auto& p : pkts)
       if (p.ip && p.fragment()) fragmented.insert(dgram(p));
-    std::set<std::pair<std::string, std::string>> frag_pairs;
+    absl::flat_hash_set<std::pair<IpAddr, IpAddr>> frag_pairs;
     for (const auto& d : fragmented) frag_pairs.insert({d.src, d.dst});
     uint64_t compared = 0, compared_packets = 0;
     for (const auto& [k, n] : nf_keys) {
@@ -513,12 +528,12 @@ TEST(MeterOnDnsCaptures, PacketsAndBytesPerAddressPairMatchTshark) {
     ++files;
     auto om = run_meter(file, MeterConfig{});
     auto pkts = tshark_packets(file);
-    std::map<std::pair<std::string, std::string>, std::pair<uint64_t, uint64_t>> want, got;
+    std::map<std::pair<std::string, std::string>, std::pair<uint64_t, uint64_t>> want, got;  // printable on failure
     uint64_t frames = 0;
     for (const auto& p : pkts) {
       ++frames;
       if (!p.ip) continue;
-      auto& w = want[{p.src, p.dst}];
+      auto& w = want[{p.src.str(), p.dst.str()}];
       w.first++;
       w.second += p.len;
     }
