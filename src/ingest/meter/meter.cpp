@@ -34,12 +34,13 @@ bool FlowMeter::FragKey::operator==(const FragKey& o) const { return std::memcmp
 
 FlowMeter::FlowMeter(MeterConfig cfg, FlowSink& sink) : cfg_(cfg), sink_(sink) {
   if (cfg_.max_flows == 0) cfg_.max_flows = 1;
+  if (cfg_.max_flows > (1u << 30)) cfg_.max_flows = 1u << 30;  // keeps bucket numbers within 32 bits
   if (cfg_.max_fragments == 0) cfg_.max_fragments = 1;
   rec_.sampling_rate = 1;
 }
 
 size_t FlowMeter::memory_bytes() const {
-  return flows_.capacity() * sizeof(Flow) + buckets_.capacity() * sizeof(uint32_t) + frags_.capacity() * sizeof(Frag) +
+  return flows_.capacity() * sizeof(Flow) + buckets_.capacity() * sizeof(Bucket) + frags_.capacity() * sizeof(Frag) +
          frag_buckets_.capacity() * sizeof(uint32_t);
 }
 
@@ -196,10 +197,11 @@ uint32_t FlowMeter::account(const Key& key, TimeMs first, TimeMs last, uint64_t 
 
 uint32_t FlowMeter::find(const Key& key, uint64_t h) const {
   if (buckets_.empty()) return kNone;
+  const uint32_t h32 = static_cast<uint32_t>(h);
   for (uint64_t b = h & mask_;; b = (b + 1) & mask_) {
-    uint32_t j = buckets_[b];
-    if (j == kNone) return kNone;
-    if (flows_[j].hash == h && flows_[j].key == key) return j;
+    const Bucket& e = buckets_[b];
+    if (e.idx == kNone) return kNone;
+    if (e.hash32 == h32 && flows_[e.idx].key == key) return e.idx;
   }
 }
 
@@ -214,7 +216,7 @@ void FlowMeter::grow() {
   }
   size_t nb = next_pow2(cap * 2);
   if (nb != buckets_.size()) {
-    buckets_.assign(nb, kNone);
+    buckets_.assign(nb, Bucket{});
     mask_ = nb - 1;
     for (size_t i = 0; i < old; ++i)
       if (flows_[i].used) bucket_insert(static_cast<uint32_t>(i));
@@ -278,24 +280,26 @@ void FlowMeter::export_flow(uint32_t i, End why) {
 }
 
 void FlowMeter::bucket_insert(uint32_t idx) {
-  uint64_t b = flows_[idx].hash & mask_;
-  while (buckets_[b] != kNone) b = (b + 1) & mask_;
-  buckets_[b] = idx;
+  const uint64_t h = flows_[idx].hash;
+  uint64_t b = h & mask_;
+  while (buckets_[b].idx != kNone) b = (b + 1) & mask_;
+  buckets_[b] = {static_cast<uint32_t>(h), idx};
 }
 
 void FlowMeter::bucket_erase(uint32_t idx) {
   uint64_t b = flows_[idx].hash & mask_;
-  while (buckets_[b] != idx) b = (b + 1) & mask_;
+  while (buckets_[b].idx != idx) b = (b + 1) & mask_;
   // Backward-shift deletion keeps probe chains intact without tombstones.
+  // The table never exceeds 2^31 buckets, so the home bucket is in the low 32 bits.
   uint64_t hole = b;
-  for (uint64_t j = (b + 1) & mask_; buckets_[j] != kNone; j = (j + 1) & mask_) {
-    uint64_t home = flows_[buckets_[j]].hash & mask_;
+  for (uint64_t j = (b + 1) & mask_; buckets_[j].idx != kNone; j = (j + 1) & mask_) {
+    uint64_t home = buckets_[j].hash32 & mask_;
     if (((j - home) & mask_) >= ((j - hole) & mask_)) {
       buckets_[hole] = buckets_[j];
       hole = j;
     }
   }
-  buckets_[hole] = kNone;
+  buckets_[hole] = Bucket{};
 }
 
 void FlowMeter::lru_unlink(uint32_t i) {

@@ -194,8 +194,15 @@ class FlowMeter {
   MeterStats stats_;
   ReasonCounters errors_;
 
+  // A bucket holds the low 32 bits of the flow's hash next to its index, so
+  // that probing and deletion read only the bucket array, not the flows.
+  struct Bucket {
+    uint32_t hash32 = 0;
+    uint32_t idx = kNone;  // kNone = empty
+  };
+
   std::vector<Flow> flows_;
-  std::vector<uint32_t> buckets_;  // flow index, kNone = empty
+  std::vector<Bucket> buckets_;
   uint64_t mask_ = 0;
   uint32_t free_head_ = kNone;
   uint32_t lru_head_ = kNone, lru_tail_ = kNone;
