@@ -22,7 +22,9 @@ namespace omamori::cli {
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
 
 struct MeterOptions {
   std::vector<std::string> files;
@@ -42,7 +44,9 @@ struct MeterOptions {
   FlowOutputOptions out;
 };
 
-TimeMs seconds_to_ms(double s) { return static_cast<TimeMs>(s * 1000.0 + 0.5); }
+TimeMs seconds_to_ms(double s) {
+  return static_cast<TimeMs>(s * 1000.0 + 0.5);
+}
 
 MeterConfig config_from(const MeterOptions& o) {
   MeterConfig c;
@@ -160,7 +164,7 @@ bool meter_live(MeterOptions& o, FlowMeter& meter) {
   LiveCtx ctx{&meter, pcap_datalink(h)};
   spdlog::info("metering {} (link type {})", o.interface, ctx.link);
 
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: poll() returns at once on a signal
@@ -228,7 +232,8 @@ void run_meter(MeterOptions& o) {
 void register_flows_meter(CLI::App& flows) {
   auto o = std::make_shared<MeterOptions>();
   auto* cmd = flows.add_subcommand("meter", "Turn raw traffic (pcap files or a live interface) into flows");
-  cmd->add_option("files", o->files, "pcap or pcapng files of raw traffic, read in order as one stream ('-' for stdin)");
+  cmd->add_option("files", o->files,
+                  "pcap or pcapng files of raw traffic, read in order as one stream ('-' for stdin)");
   cmd->add_option("-i,--interface", o->interface, "Capture live on this interface (Ctrl-C or SIGTERM ends, flushing)");
   cmd->add_option("--bpf", o->bpf, "BPF capture filter, e.g. 'not port 22' (files and live)");
   cmd->add_flag("--promisc", o->promisc, "Live: put the interface in promiscuous mode");
@@ -254,7 +259,8 @@ void register_flows_meter(CLI::App& flows) {
   cmd->add_option("--max-fragments", o->max_fragments, "Fragment ids remembered at once")
       ->check(CLI::Range(1u, 1u << 26))
       ->capture_default_str();
-  cmd->add_flag("--no-decapsulate", o->no_decap, "Meter GRE, IP-in-IP and VXLAN packets as they are, not the inner packet");
+  cmd->add_flag("--no-decapsulate", o->no_decap,
+                "Meter GRE, IP-in-IP and VXLAN packets as they are, not the inner packet");
   cmd->add_flag("--no-fin-rst-end", o->no_fin_rst, "Do not end TCP flows at FIN or RST (as nfpcapd 1.7)");
   cmd->add_flag("--stats", o->stats, "Print meter statistics to stderr");
   o->out.add_to(cmd);

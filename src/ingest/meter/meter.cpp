@@ -29,8 +29,12 @@ uint64_t next_pow2(uint64_t v) {
 
 }  // namespace
 
-bool FlowMeter::Key::operator==(const Key& o) const { return std::memcmp(this, &o, sizeof(Key)) == 0; }
-bool FlowMeter::FragKey::operator==(const FragKey& o) const { return std::memcmp(this, &o, sizeof(FragKey)) == 0; }
+bool FlowMeter::Key::operator==(const Key& o) const {
+  return std::memcmp(this, &o, sizeof(Key)) == 0;
+}
+bool FlowMeter::FragKey::operator==(const FragKey& o) const {
+  return std::memcmp(this, &o, sizeof(FragKey)) == 0;
+}
 
 FlowMeter::FlowMeter(MeterConfig cfg, FlowSink& sink) : cfg_(cfg), sink_(sink) {
   if (cfg_.max_flows == 0) cfg_.max_flows = 1;
@@ -154,8 +158,7 @@ void FlowMeter::add_decoded(const PacketInfo& pi, TimeMs ts) {
     }
   }
 
-  if (pi.proto == 6 && cfg_.tcp_end_on_fin_rst && (flags & (tcpflag::FIN | tcpflag::RST)))
-    export_flow(idx, End::Tcp);
+  if (pi.proto == 6 && cfg_.tcp_end_on_fin_rst && (flags & (tcpflag::FIN | tcpflag::RST))) export_flow(idx, End::Tcp);
 }
 
 // ---------------------------------------------------------------- flow table
@@ -263,11 +266,21 @@ void FlowMeter::export_flow(uint32_t i, End why) {
   stats_.exported_packets += f.packets;
   stats_.exported_bytes += f.bytes;
   switch (why) {
-    case End::Inactive: ++stats_.ended_inactive; break;
-    case End::Active: ++stats_.ended_active; break;
-    case End::Tcp: ++stats_.ended_tcp; break;
-    case End::Evicted: ++stats_.evicted; break;
-    case End::Flushed: ++stats_.flushed; break;
+    case End::Inactive:
+      ++stats_.ended_inactive;
+      break;
+    case End::Active:
+      ++stats_.ended_active;
+      break;
+    case End::Tcp:
+      ++stats_.ended_tcp;
+      break;
+    case End::Evicted:
+      ++stats_.evicted;
+      break;
+    case End::Flushed:
+      ++stats_.flushed;
+      break;
   }
   bucket_erase(i);
   lru_unlink(i);

@@ -52,9 +52,9 @@ struct MeterConfig {
   // nfpcapd's defaults (-e 300,60), so that the two can be compared as they come.
   TimeMs active_timeout_ms = 300'000;
   TimeMs inactive_timeout_ms = 60'000;
-  uint32_t max_flows = 1u << 20;  // flows held at once; the least recently seen is exported when full
-  bool decapsulate = true;        // GRE, IP-in-IP, VXLAN: meter the inner packet
-  bool tcp_end_on_fin_rst = true; // export a TCP flow right after a packet with FIN or RST
+  uint32_t max_flows = 1u << 20;        // flows held at once; the least recently seen is exported when full
+  bool decapsulate = true;              // GRE, IP-in-IP, VXLAN: meter the inner packet
+  bool tcp_end_on_fin_rst = true;       // export a TCP flow right after a packet with FIN or RST
   TimeMs fragment_timeout_ms = 30'000;  // how long a fragment id is remembered (Linux ipfrag_time)
   uint32_t max_fragments = 65'536;      // fragment table entries; the oldest is dropped when full
 };
@@ -72,12 +72,12 @@ struct MeterStats {
   uint64_t exported_bytes = 0;
   uint64_t ended_inactive = 0;  // exports by cause
   uint64_t ended_active = 0;
-  uint64_t ended_tcp = 0;       // FIN or RST
-  uint64_t evicted = 0;         // table full
-  uint64_t flushed = 0;         // flush() at the end
+  uint64_t ended_tcp = 0;  // FIN or RST
+  uint64_t evicted = 0;    // table full
+  uint64_t flushed = 0;    // flush() at the end
   uint64_t active_flows = 0;
   uint64_t peak_flows = 0;
-  uint64_t fragments = 0;               // IP fragments seen (first and later)
+  uint64_t fragments = 0;  // IP fragments seen (first and later)
   uint64_t first_fragments = 0;
   uint64_t later_fragments = 0;
   uint64_t later_matched = 0;           // counted in the first fragment's flow at once

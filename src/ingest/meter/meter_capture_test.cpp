@@ -9,15 +9,15 @@
 // How the two meters differ is written up in docs/flow-meter.md; the models
 // below are that write-up in executable form. Each model is computed from
 // tshark's decode alone and each meter's output must equal its model exactly.
-#include <fmt/format.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+#include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -86,7 +86,9 @@ std::string trim(const std::string& s) {
   size_t a = s.find_first_not_of(' '), b = s.find_last_not_of(' ');
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
-uint64_t num(const std::string& s, int base = 10) { return s.empty() ? 0 : std::stoull(s, nullptr, base); }
+uint64_t num(const std::string& s, int base = 10) {
+  return s.empty() ? 0 : std::stoull(s, nullptr, base);
+}
 IpAddr addr(const std::string& s) {
   auto a = IpAddr::parse(s);
   EXPECT_TRUE(a) << s;
@@ -117,12 +119,13 @@ struct Pkt {
 };
 
 std::vector<Pkt> tshark_packets(const std::string& file) {
-  static const char* kFields[] = {"frame.number", "frame.time_epoch", "frame.cap_len", "eth.type", "ip.src",
-                                  "ip.dst", "ip.proto", "ip.id", "ip.flags.mf", "ip.frag_offset", "ip.len",
-                                  "ip.hdr_len", "ipv6.src", "ipv6.dst", "ipv6.nxt", "ipv6.plen", "tcp.srcport",
-                                  "tcp.dstport", "tcp.flags", "udp.srcport", "udp.dstport", "icmp.type", "icmp.code",
-                                  "icmpv6.type", "icmpv6.code"};
-  std::string cmd = "tshark -n -r '" + file + "' -o ip.defragment:FALSE -o ipv6.defragment:FALSE -T fields -E separator='|'";
+  static const char* kFields[] = {"frame.number", "frame.time_epoch", "frame.cap_len", "eth.type",    "ip.src",
+                                  "ip.dst",       "ip.proto",         "ip.id",         "ip.flags.mf", "ip.frag_offset",
+                                  "ip.len",       "ip.hdr_len",       "ipv6.src",      "ipv6.dst",    "ipv6.nxt",
+                                  "ipv6.plen",    "tcp.srcport",      "tcp.dstport",   "tcp.flags",   "udp.srcport",
+                                  "udp.dstport",  "icmp.type",        "icmp.code",     "icmpv6.type", "icmpv6.code"};
+  std::string cmd =
+      "tshark -n -r '" + file + "' -o ip.defragment:FALSE -o ipv6.defragment:FALSE -T fields -E separator='|'";
   for (auto* f : kFields) cmd += std::string(" -e ") + f;
   cmd += " 2>/dev/null";
   int st = 0;
@@ -208,7 +211,9 @@ struct DgramKey {
     return H::combine(std::move(h), k.src, k.dst, k.proto, k.id);
   }
 };
-DgramKey dgram(const Pkt& p) { return {p.src, p.dst, p.proto, p.id}; }
+DgramKey dgram(const Pkt& p) {
+  return {p.src, p.dst, p.proto, p.id};
+}
 
 // omamori: every IP packet counted once with its own IP total length; later
 // fragments take the ports of the most recent first fragment of their datagram
@@ -365,9 +370,8 @@ PerKey run_nfpcapd(const std::string& file, const std::string& timeouts) {
   int st = 0;
   std::string log = run("nfpcapd -r '" + file + "' -w " + dir + " -e " + timeouts + " 2>&1", &st);
   EXPECT_EQ(st, 0) << log;
-  std::string out = run(std::string("TZ=UTC nfdump -R ") + dir +
-                            " -q -N -6 -o 'fmt:%pr|%sa|%sp|%da|%dp|%pkt|%byt' 2>&1",
-                        &st);
+  std::string out =
+      run(std::string("TZ=UTC nfdump -R ") + dir + " -q -N -6 -o 'fmt:%pr|%sa|%sp|%da|%dp|%pkt|%byt' 2>&1", &st);
   EXPECT_EQ(st, 0) << out;
   fs::remove_all(dir);
   std::istringstream in(out);
@@ -430,7 +434,8 @@ TEST_P(DdosCapture, AgreesWithNfpcapdUpToTheDocumentedDifferences) {
     // What the nfpcapd model covers: plain Ethernet, IPv6 without extension headers.
     ASSERT_TRUE(p.eth_type == 0x0800u || p.eth_type == 0x86DDu) << "frame " << p.frame;
     if (p.version == 6) {
-      ASSERT_TRUE(p.proto == 6 || p.proto == 17 || p.proto == 58) << "frame " << p.frame << ": IPv6 next header " << p.proto;
+      ASSERT_TRUE(p.proto == 6 || p.proto == 17 || p.proto == 58)
+          << "frame " << p.frame << ": IPv6 next header " << p.proto;
     }
   }
 
@@ -483,8 +488,7 @@ TEST_P(DdosCapture, AgreesWithNfpcapdUpToTheDocumentedDifferences) {
     EXPECT_GT(compared, 0u);
     for (const auto& [k, v] : om_nofin_keys) only_om += !nf_keys.count(k);
     for (const auto& [k, v] : nf_keys) only_nf += v.packets > 0 && !om_nofin_keys.count(k);
-    fmt::print("{}: {} flow keys with {} packets identical in both meters\n", GetParam(), compared,
-               compared_packets);
+    fmt::print("{}: {} flow keys with {} packets identical in both meters\n", GetParam(), compared, compared_packets);
   }
 
   Totals o = totals(om_keys), n = totals(nf_keys);
@@ -554,8 +558,10 @@ TEST(MeterOnDnsCaptures, PacketsAndBytesPerAddressPairMatchTshark) {
 
 TEST(MeterCommand, FileToJsonLinesAndStats) {
   const std::string file = kData + "/ddos/amp.TCP.reflection.SYNACK.pcap";
+  const std::string statfile = "/tmp/omamori-meter-stats-" + std::to_string(getpid()) + ".txt";
   int st = 0;
-  std::string out = run(std::string(OMAMORI_BINARY) + " flows meter -f jsonl --stats '" + file + "' 2>/tmp/omamori-meter-stats.txt", &st);
+  std::string out =
+      run(std::string(OMAMORI_BINARY) + " flows meter -f jsonl --stats '" + file + "' 2>" + statfile, &st);
   ASSERT_TRUE(WIFEXITED(st));
   EXPECT_EQ(WEXITSTATUS(st), 0);
   auto lib = run_meter(file, MeterConfig{});
@@ -571,8 +577,9 @@ TEST(MeterCommand, FileToJsonLinesAndStats) {
   }
   EXPECT_EQ(lines, lib->out.flows.size());
   EXPECT_EQ(packets, lib->stats.exported_packets);
-  std::ifstream statf("/tmp/omamori-meter-stats.txt");
+  std::ifstream statf(statfile);
   std::string stats((std::istreambuf_iterator<char>(statf)), {});
+  fs::remove(statfile);
   EXPECT_NE(stats.find("packets 8000"), std::string::npos) << stats;
 
   // Shared output options: aggregate by proto; the filter; bad options exit 2.

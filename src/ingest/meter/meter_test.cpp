@@ -386,12 +386,12 @@ TEST(FlowMeter, ManyFlowsGrowTheTableAndSurviveChurn) {
 TEST(FlowMeter, MalformedPacketsAreCountedByReasonNeverMetered) {
   Rig r;
   auto good = ipv4(A, B, 6, tcp_hdr(1, 2, tcpflag::SYN));
-  r.feed(0, std::vector<uint8_t>(10, 0xaa));                       // shorter than an Ethernet header
-  r.feed(1, ether(std::vector<uint8_t>(28, 0), 0x0806));           // ARP: not IP, not an error
-  r.feed(2, ether(slice(good, 0, 12)));                            // IPv4 header cut
+  r.feed(0, std::vector<uint8_t>(10, 0xaa));              // shorter than an Ethernet header
+  r.feed(1, ether(std::vector<uint8_t>(28, 0), 0x0806));  // ARP: not IP, not an error
+  r.feed(2, ether(slice(good, 0, 12)));                   // IPv4 header cut
   auto badver = good;
   badver[0] = 0x55;
-  r.feed(3, ether(badver));                                        // IP version 5
+  r.feed(3, ether(badver));                                                 // IP version 5
   r.feed(4, ether(slice(ipv6("::1", "::2", 6, tcp_hdr(1, 2, 2)), 0, 30)));  // IPv6 header cut
   auto e = ether(good);
   r.feed(5, e, 14 + 20 + 10);  // TCP header cut by the snap length: metered with ports 0

@@ -115,7 +115,8 @@ inline std::vector<uint8_t> cat(std::vector<uint8_t> a, const std::vector<uint8_
   return a;
 }
 inline std::vector<uint8_t> slice(const std::vector<uint8_t>& v, size_t from, size_t to) {
-  return std::vector<uint8_t>(v.begin() + static_cast<long>(from), v.begin() + static_cast<long>(std::min(to, v.size())));
+  return std::vector<uint8_t>(v.begin() + static_cast<long>(from),
+                              v.begin() + static_cast<long>(std::min(to, v.size())));
 }
 
 // Runs a shell command, returns its standard output; exit status in *status.
