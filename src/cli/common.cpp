@@ -79,6 +79,10 @@ FlowSink& FlowOutputOptions::open() {
   return *filtering_;
 }
 
+void FlowOutputOptions::flush() {
+  if (writer_) writer_->flush();
+}
+
 uint64_t FlowOutputOptions::finish() {
   uint64_t n = 0;
   if (writer_) {

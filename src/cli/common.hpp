@@ -49,6 +49,8 @@ struct FlowOutputOptions {
   FlowSink& open();
   // Flushes the writer or prints the aggregation; returns records output.
   uint64_t finish();
+  // Writes out records buffered so far (live inputs); no-op when aggregating.
+  void flush();
 
  private:
   std::FILE* out_ = nullptr;
