@@ -595,7 +595,7 @@ Match IntelSnapshot::match_addr_port(const IpAddr& a, uint16_t port, uint8_t pro
 }
 
 Match IntelSnapshot::match_url(std::string_view url) const {
-  char buf[kMaxUrl + 8];
+  char buf[kMaxUrlBuffer];
   UrlParts parts;
   size_t n = normalise_url_to(url, buf, sizeof(buf), parts);
   if (n == 0) return {};

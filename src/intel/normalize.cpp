@@ -2,8 +2,10 @@
 
 #include <libpsl.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <strings.h>
 
 #include "core/ip.hpp"
 
@@ -88,6 +90,19 @@ bool parse_port(std::string_view s, uint16_t& port) {
   return true;
 }
 
+// Length of a valid "scheme" before "://" at the start, or npos.
+size_t scheme_length(std::string_view in) {
+  size_t e = in.find("://");
+  if (e == std::string_view::npos || e == 0 || e > 16) return std::string_view::npos;
+  if (!((in[0] >= 'a' && in[0] <= 'z') || (in[0] >= 'A' && in[0] <= 'Z'))) return std::string_view::npos;
+  for (size_t i = 0; i < e; ++i) {
+    char c = in[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '+' || c == '-' || c == '.'))
+      return std::string_view::npos;
+  }
+  return e;
+}
+
 std::string bracketed(const IpAddr& a) {
   std::string s;
   if (!a.is_v4()) s += '[';
@@ -140,13 +155,9 @@ size_t normalise_url_to(std::string_view in, char* out, size_t cap, UrlParts& pa
   parts = UrlParts{};
   in = trim(in);
   uint16_t default_port = 0;
-  size_t scheme_end = in.find("://");
+  size_t scheme_end = scheme_length(in);
   if (scheme_end != std::string_view::npos) {
     std::string_view scheme = in.substr(0, scheme_end);
-    if (scheme.empty() || scheme.size() > 16) return 0;
-    for (char c : scheme)
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '+' || c == '-' || c == '.'))
-        return 0;
     char sl[17];
     for (size_t i = 0; i < scheme.size(); ++i) sl[i] = lower(scheme[i]);
     std::string_view s(sl, scheme.size());
@@ -174,10 +185,10 @@ size_t normalise_url_to(std::string_view in, char* out, size_t cap, UrlParts& pa
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   if (host.empty() || host.size() > kMaxDomain + 2) return 0;
   uint16_t port = 0;
-  if (!port_text.empty() && !parse_port(port_text, port)) return 0;
+  if (!port_text.empty() && (!parse_port(port_text, port) || port == 0)) return 0;
   // Fragment dropped.
   if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
-  size_t need = host.size() + 6 + 1 + rest.size();
+  size_t need = host.size() + 48 + 6 + 1 + rest.size();  // room for a canonical IPv6 host
   if (need > cap) return 0;
   size_t n = 0;
   for (char c : host) out[n++] = lower(c);
@@ -185,6 +196,13 @@ size_t normalise_url_to(std::string_view in, char* out, size_t cap, UrlParts& pa
   if (h.front() == '[') {
     auto a = IpAddr::parse(h);
     if (!a || a->is_v4()) return 0;
+    // Canonical text, so that "[2001:db8::0]" and "[2001:db8::]" agree.
+    char t[64];
+    size_t tl = a->format(t);
+    n = 0;
+    out[n++] = '[';
+    for (size_t i = 0; i < tl; ++i) out[n++] = t[i];
+    out[n++] = ']';
     parts.host_is_ip = true;
   } else if (IpAddr::parse(h)) {
     if (h.find(':') != std::string_view::npos) return 0;  // bare IPv6 must be bracketed
@@ -238,7 +256,7 @@ const char* classify_indicator(std::string_view text, Classified& out) {
     body.remove_suffix(4);
   }
 
-  bool has_scheme = body.find("://") != std::string_view::npos;
+  bool has_scheme = scheme_length(body) != std::string_view::npos;
   if (!has_scheme) {
     // Bare address or prefix.
     if (auto a = IpAddr::parse(body); a && proto.empty()) {
@@ -250,7 +268,7 @@ const char* classify_indicator(std::string_view text, Classified& out) {
       std::string_view after = body.substr(body.find('/') + 1);
       bool numeric = !after.empty() && after.size() <= 3;
       for (char c : after) numeric = numeric && is_digit(c);
-      if (numeric) {
+      if (numeric && body.front() != '[' && IpAddr::parse(body.substr(0, body.find('/')))) {
         auto p = Prefix::parse(body);
         if (!p) return "invalid prefix";
         if (p->len() == 0) return "prefix /0 covers everything";
@@ -267,7 +285,7 @@ const char* classify_indicator(std::string_view text, Classified& out) {
     }
     // address:port
     std::string_view host, port_text;
-    if (body.front() == '[') {
+    if (body.front() == '[' && body.find_first_of("/?") == std::string_view::npos) {
       size_t close = body.find("]:");
       if (close != std::string_view::npos) {
         host = body.substr(0, close + 1);
@@ -300,13 +318,16 @@ const char* classify_indicator(std::string_view text, Classified& out) {
       }
       return nullptr;
     }
-    if (!proto.empty()) return "protocol suffix without address:port";
   }
-  if (!proto.empty()) body = text;
+  if (!proto.empty()) {
+    // Not an address:port after all: "/tcp" is part of a path.
+    body = text;
+    proto = {};
+  }
 
   // URL (with scheme, or "host/path").
   if (has_scheme || body.find('/') != std::string_view::npos || body.find('?') != std::string_view::npos) {
-    char buf[kMaxUrl + 8];
+    char buf[kMaxUrlBuffer];
     UrlParts parts;
     size_t n = normalise_url_to(body, buf, sizeof(buf), parts);
     if (n == 0) return "invalid url";
@@ -333,6 +354,12 @@ const char* classify_indicator(std::string_view text, Classified& out) {
       out.value.append(norm.substr(parts.host_len, parts.port_len));
       return nullptr;
     }
+    if (parts.host_is_ip && parts.port_len == 0 && host.front() != '[' && path.size() >= 2 && path.size() <= 4 &&
+        std::all_of(path.begin() + 1, path.end(), is_digit))
+      return "url ambiguous with a prefix";  // "192.0.2.1/24" would read back as a prefix
+    if (parts.port_len > 0 && path.size() == 4 &&
+        (strncasecmp(path.data(), "/tcp", 4) == 0 || strncasecmp(path.data(), "/udp", 4) == 0))
+      return "url ambiguous with address:port";  // "192.0.2.1:23/tcp"
     out.kind = Kind::kUrl;
     out.value.assign(norm);
     return nullptr;

@@ -21,6 +21,8 @@ namespace omamori::intel {
 
 inline constexpr size_t kMaxDomain = 253;
 inline constexpr size_t kMaxUrl = 4096;
+// Room for the normal form of any URL up to kMaxUrl characters, plus a host in front of a path.
+inline constexpr size_t kMaxUrlBuffer = kMaxUrl + kMaxDomain + 64;
 
 struct Classified {
   Kind kind = Kind::kDomain;
