@@ -161,6 +161,41 @@ void domain_bench(benchmark::State& state, const Queries& q) {
   state.counters["hit_rate"] = double(hits) / double(state.iterations());
 }
 
+void domain_batch_bench(benchmark::State& state, const Queries& q) {
+  const IntelSnapshot& s = *world().all;
+  constexpr size_t kBatch = 64;
+  std::string_view names[kBatch];
+  Match out[kBatch];
+  size_t i = 0, hits = 0;
+  for (auto _ : state) {
+    for (size_t k = 0; k < kBatch; ++k) names[k] = q[i++ & (kQueries - 1)];
+    s.match_domains(names, out);
+    for (size_t k = 0; k < kBatch; ++k) hits += static_cast<bool>(out[k]);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatch));
+  state.counters["hit_rate"] = double(hits) / double(state.iterations() * kBatch);
+}
+
+// A small indicator set that stays in the caches: the compute cost of one lookup.
+void BM_DomainMissSmallSet(benchmark::State& state) {
+  static std::shared_ptr<const IntelSnapshot> small = [] {
+    SnapshotBuilder b;
+    Indicator ind;
+    ind.kind = Kind::kDomain;
+    ind.feed = "small";
+    for (size_t i = 0; i < 1000; ++i) {
+      ind.value = world().domains[i];
+      b.add(ind);
+    }
+    return b.build();
+  }();
+  const Queries& q = world().dom_miss;
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(small->match_domain(q[i++ & 1023]));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
 void addr_bench(benchmark::State& state, const std::vector<IpAddr>& q, bool with_port) {
   const IntelSnapshot& s = *world().all;
   size_t i = 0, hits = 0;
@@ -177,6 +212,9 @@ void addr_bench(benchmark::State& state, const std::vector<IpAddr>& q, bool with
 void BM_DomainHit(benchmark::State& s) { domain_bench(s, world().dom_hit); }
 void BM_DomainMiss(benchmark::State& s) { domain_bench(s, world().dom_miss); }
 void BM_DomainMix10(benchmark::State& s) { domain_bench(s, world().dom_mix); }
+void BM_DomainBatchHit(benchmark::State& s) { domain_batch_bench(s, world().dom_hit); }
+void BM_DomainBatchMiss(benchmark::State& s) { domain_batch_bench(s, world().dom_miss); }
+void BM_DomainBatchMix10(benchmark::State& s) { domain_batch_bench(s, world().dom_mix); }
 void BM_AddrHit(benchmark::State& s) { addr_bench(s, world().addr_hit, false); }
 void BM_AddrMiss(benchmark::State& s) { addr_bench(s, world().addr_miss, false); }
 void BM_AddrMix10(benchmark::State& s) { addr_bench(s, world().addr_mix, false); }
@@ -218,6 +256,10 @@ BENCHMARK(BM_Memory)->Iterations(1);
 BENCHMARK(BM_DomainHit);
 BENCHMARK(BM_DomainMiss);
 BENCHMARK(BM_DomainMix10);
+BENCHMARK(BM_DomainBatchHit);
+BENCHMARK(BM_DomainBatchMiss);
+BENCHMARK(BM_DomainBatchMix10);
+BENCHMARK(BM_DomainMissSmallSet);
 BENCHMARK(BM_AddrHit);
 BENCHMARK(BM_AddrMiss);
 BENCHMARK(BM_AddrMix10);

@@ -13,6 +13,8 @@ namespace omamori::intel {
 namespace {
 
 constexpr uint32_t kExactOnly = 0x80000000u;  // domain slot payload: no parent match
+constexpr uint32_t kUrlHostFlag = 0x40000000u;  // domain slot payload: the host of a URL indicator
+constexpr uint32_t kSlotIdMask = 0x3fffffffu;
 constexpr uint32_t kIsCidr = 0x80000000u;     // LPM value: a prefix, not a host
 constexpr uint32_t kIdMask = 0x7fffffffu;
 
@@ -72,6 +74,18 @@ void IntelSnapshot::HashIndex::init(size_t n) {
   cap = n == 0 ? 0 : std::max<uint64_t>(8, n + n * 3 / 7 + 1);
   slots.assign(cap, 0);
   slots.shrink_to_fit();
+}
+
+void IntelSnapshot::Filter::init(size_t n) {
+  // 8 to 16 bits per key, two bits set per key in one 64-bit word: about 2-5% false positives.
+  size_t words = 1;
+  while (words * 64 < n * 8) words <<= 1;
+  bits.assign(n ? words : 0, 0);
+  mask = words - 1;
+}
+
+void IntelSnapshot::Filter::add(uint64_t h) {
+  bits[(h >> 20) & mask] |= word_bits(h);
 }
 
 void IntelSnapshot::HashIndex::insert(uint64_t h, uint32_t payload) {
@@ -160,7 +174,7 @@ void SnapshotBuilder::add(const Indicator& ind) {
     ++m.feeds[f].expired;
     return;
   }
-  if (m.pend.size() >= kIdMask) {
+  if (m.pend.size() >= kSlotIdMask) {
     rejected_.add("too many indicators");
     ++m.feeds[f].rejected;
     return;
@@ -402,8 +416,12 @@ std::shared_ptr<const IntelSnapshot> SnapshotBuilder::build() {
     }
   }
   s.domains_.init(doms.size());
+  s.domain_filter_.init(doms.size());
   for (const auto& d : doms) {
-    s.domains_.insert(hash_str(d.name.data(), d.name.size()), d.id | (d.exact_only ? kExactOnly : 0));
+    uint64_t h = hash_str(d.name.data(), d.name.size());
+    bool url_host_entry = m.pend[keep[d.id]].kind == Kind::kUrl;
+    s.domains_.insert(h, d.id | (d.exact_only ? kExactOnly : 0) | (url_host_entry ? kUrlHostFlag : 0));
+    s.domain_filter_.add(h);
     s.domain_labels_ |= uint64_t(1) << label_bit(count_labels(d.name));
     ++dom_groups[m.pend[keep[d.id]].feed];
   }
@@ -471,7 +489,7 @@ std::shared_ptr<const IntelSnapshot> SnapshotBuilder::build() {
     if (total == 0) return;
     for (size_t f = 0; f < nfeeds; ++f) m.feeds[f].bytes += bytes * groups[f] / total;
   };
-  share(dom_groups, s.domains_.bytes());
+  share(dom_groups, s.domains_.bytes() + s.domain_filter_.bytes());
   share(url_groups, s.urls_.bytes());
   share(addr_groups, s.addrs_.memory_bytes());
   share(ap_groups, s.addr_ports_v4_.capacity() * (sizeof(std::pair<uint64_t, uint32_t>) + 1) +
@@ -505,12 +523,11 @@ std::string_view IntelSnapshot::arena_str(uint32_t off) const {
 }
 
 bool IntelSnapshot::domain_eq(uint32_t payload, std::string_view s) const {
-  uint32_t id = payload & kIdMask;
+  uint32_t id = payload & kSlotIdMask;
   std::string_view v = arena_str(recs_[id].value_off);
-  if (v.size() == s.size()) return std::memcmp(v.data(), s.data(), s.size()) == 0;
   // A URL host entry: compare with the URL's host.
-  if (v.size() > s.size() && profiles_[recs_[id].profile].kind == Kind::kUrl) return url_host(v) == s;
-  return false;
+  if (payload & kUrlHostFlag) return url_host(v) == s;
+  return v.size() == s.size() && std::memcmp(v.data(), s.data(), s.size()) == 0;
 }
 
 Match IntelSnapshot::find_domain(const char* name, size_t len, bool allow) const {
@@ -528,6 +545,7 @@ Match IntelSnapshot::find_domain(const char* name, size_t len, bool allow) const
     size_t n = len - starts[i];
     std::string_view sv(p, n);
     uint64_t h = hash_str(p, n);
+    if (!allow && !domain_filter_.may_contain(h)) continue;
     uint32_t payload;
     if (allow) {
       payload = idx.find(h, [&](uint32_t id) {
@@ -540,10 +558,9 @@ Match IntelSnapshot::find_domain(const char* name, size_t len, bool allow) const
     payload = idx.find(h, [&](uint32_t pl) { return domain_eq(pl, sv); });
     if (payload == kNoId) continue;
     if (i > 0 && (payload & kExactOnly)) continue;
-    uint32_t id = payload & kIdMask;
     MatchType how = i == 0 ? MatchType::kExact : MatchType::kParent;
-    if (profiles_[recs_[id].profile].kind == Kind::kUrl) how = MatchType::kUrlHost;
-    return {id, how};
+    if (payload & kUrlHostFlag) how = MatchType::kUrlHost;
+    return {payload & kSlotIdMask, how};
   }
   return {};
 }
@@ -555,6 +572,107 @@ Match IntelSnapshot::match_domain(std::string_view name) const {
   Match m = find_domain(buf, n, false);
   if (m && allow_count_ && find_domain(buf, n, true)) return {};
   return m;
+}
+
+void IntelSnapshot::match_domains(std::span<const std::string_view> names, std::span<Match> out) const {
+  constexpr size_t kGroup = 16;
+  constexpr size_t kMaxCand = 6;  // suffixes per name probed here; more fall back to match_domain
+  struct Name {
+    char buf[kMaxDomain + 1];
+    size_t len;
+    uint8_t ncand;
+    bool scalar;
+    uint8_t off[kMaxCand];
+    bool parent[kMaxCand];
+    uint64_t h[kMaxCand];
+    uint32_t hit;
+    uint8_t hit_c;
+  };
+  Name q[kGroup];
+  const uint64_t* filter = domain_filter_.bits.data();
+  for (size_t base = 0; base < names.size(); base += kGroup) {
+    size_t n = std::min(kGroup, names.size() - base);
+    // 1. Normalise, hash the candidate suffixes, prefetch their filter words.
+    for (size_t k = 0; k < n; ++k) {
+      Name& x = q[k];
+      x.len = domains_.cap ? lower_name_to(names[base + k], x.buf) : 0;
+      x.ncand = 0;
+      x.scalar = false;
+      if (x.len == 0) continue;
+      uint8_t starts[kMaxDomain + 1];
+      size_t nl = 0;
+      starts[nl++] = 0;
+      for (size_t i = 0; i < x.len; ++i)
+        if (x.buf[i] == '.' && i + 1 < x.len) starts[nl++] = static_cast<uint8_t>(i + 1);
+      for (size_t i = 0; i < nl; ++i) {
+        if (!(domain_labels_ & (uint64_t(1) << label_bit(nl - i)))) continue;
+        if (x.ncand == kMaxCand) {
+          x.scalar = true;
+          break;
+        }
+        uint64_t h = hash_str(x.buf + starts[i], x.len - starts[i]);
+        x.off[x.ncand] = starts[i];
+        x.parent[x.ncand] = i > 0;
+        x.h[x.ncand++] = h;
+        __builtin_prefetch(filter + ((h >> 20) & domain_filter_.mask));
+      }
+    }
+    // 2. Keep what passes the filter, prefetch its first table slot.
+    for (size_t k = 0; k < n; ++k) {
+      Name& x = q[k];
+      if (x.scalar) continue;
+      uint8_t keep = 0;
+      for (uint8_t c = 0; c < x.ncand; ++c) {
+        if (!domain_filter_.may_contain(x.h[c])) continue;
+        x.off[keep] = x.off[c];
+        x.parent[keep] = x.parent[c];
+        x.h[keep++] = x.h[c];
+        __builtin_prefetch(domains_.slots.data() + (((x.h[c] & 0xffffffffu) * domains_.cap) >> 32));
+      }
+      x.ncand = keep;
+    }
+    // 3. Probe by fingerprint, longest suffix first; prefetch the candidate's record.
+    for (size_t k = 0; k < n; ++k) {
+      Name& x = q[k];
+      x.hit = kNoId;
+      if (x.scalar) continue;
+      for (uint8_t c = 0; c < x.ncand; ++c) {
+        uint32_t payload = domains_.find_fp(x.h[c]);
+        if (payload == kNoId) continue;
+        if (x.parent[c] && (payload & kExactOnly)) {
+          x.scalar = true;  // rare: let match_domain sort it out
+          break;
+        }
+        x.hit = payload;
+        x.hit_c = c;
+        __builtin_prefetch(&recs_[payload & kSlotIdMask]);
+        break;
+      }
+    }
+    // 4. Prefetch the candidates' values.
+    for (size_t k = 0; k < n; ++k)
+      if (q[k].hit != kNoId && !q[k].scalar) __builtin_prefetch(arena_.data() + recs_[q[k].hit & kSlotIdMask].value_off);
+    // 5. Verify against the arena; a fingerprint that does not verify (rare) goes the scalar way.
+    for (size_t k = 0; k < n; ++k) {
+      Name& x = q[k];
+      Match& r = out[base + k];
+      r = Match{};
+      if (x.scalar) {
+        r = match_domain(names[base + k]);
+        continue;
+      }
+      if (x.hit == kNoId) continue;
+      uint8_t c = x.hit_c;
+      if (!domain_eq(x.hit, std::string_view(x.buf + x.off[c], x.len - x.off[c]))) {
+        r = match_domain(names[base + k]);
+        continue;
+      }
+      MatchType how = x.parent[c] ? MatchType::kParent : MatchType::kExact;
+      if (x.hit & kUrlHostFlag) how = MatchType::kUrlHost;
+      r = {x.hit & kSlotIdMask, how};
+      if (allow_count_ && find_domain(x.buf, x.len, true)) r = Match{};
+    }
+  }
 }
 
 bool IntelSnapshot::allowed_domain(std::string_view name) const {
@@ -676,7 +794,7 @@ size_t IntelSnapshot::memory_bytes() const {
   b += recs_.capacity() * sizeof(Rec) + arena_.capacity() + profiles_.capacity() * sizeof(Profile);
   for (const auto& s : strings_) b += sizeof(std::string) + (s.size() > 15 ? s.capacity() : 0);
   for (const auto& t : tagsets_) b += sizeof(t) + t.capacity() * sizeof(uint32_t);
-  b += domains_.bytes() + urls_.bytes() + addrs_.memory_bytes();
+  b += domains_.bytes() + domain_filter_.bytes() + urls_.bytes() + addrs_.memory_bytes();
   b += addr_ports_v4_.capacity() * (sizeof(std::pair<uint64_t, uint32_t>) + 1);
   b += addr_ports_v6_.capacity() * (sizeof(std::pair<AddrPortKey, uint32_t>) + 1);
   for (const auto& [k, v] : same_value_) b += sizeof(k) + sizeof(v) + 1 + v.capacity() * sizeof(uint32_t);

@@ -108,6 +108,11 @@ class IntelSnapshot {
   // query, then without it), a listed host-less path, else the host's domain or address match.
   Match match_url(std::string_view url) const;
 
+  // Many names at once (out.size() >= names.size()): the same answers as match_domain,
+  // with the memory accesses of a group of names overlapped (prefetched); the faster
+  // way for a detector that handles events in batches.
+  void match_domains(std::span<const std::string_view> names, std::span<Match> out) const;
+
   bool allowed_domain(std::string_view name) const;
   bool allowed_addr(const IpAddr& a) const;
 
@@ -164,7 +169,34 @@ class IntelSnapshot {
         if (++i == cap) i = 0;
       }
     }
+    // The payload of the first slot with h's fingerprint, not verified.
+    uint32_t find_fp(uint64_t h) const {
+      if (cap == 0) return kNoId;
+      uint32_t fp = static_cast<uint32_t>(h >> 32) | 1u;
+      uint64_t i = ((h & 0xffffffffu) * cap) >> 32;
+      for (;;) {
+        uint64_t v = slots[i];
+        if (v == 0) return kNoId;
+        if (static_cast<uint32_t>(v >> 32) == fp) return static_cast<uint32_t>(v);
+        if (++i == cap) i = 0;
+      }
+    }
     size_t bytes() const { return slots.capacity() * sizeof(uint64_t); }
+  };
+  // A blocked Bloom filter in front of the domain table: most lookups of unlisted
+  // suffixes stop here, in a structure small enough for the L2 cache.
+  struct Filter {
+    std::vector<uint64_t> bits;
+    uint64_t mask = 0;
+    void init(size_t n);
+    void add(uint64_t h);
+    static uint64_t word_bits(uint64_t h) { return (uint64_t(1) << ((h >> 8) & 63)) | (uint64_t(1) << ((h >> 14) & 63)); }
+    bool may_contain(uint64_t h) const {
+      if (bits.empty()) return false;
+      uint64_t b = word_bits(h);
+      return (bits[(h >> 20) & mask] & b) == b;
+    }
+    size_t bytes() const { return bits.capacity() * sizeof(uint64_t); }
   };
   struct AddrPortKey {
     IpAddr addr;
@@ -190,6 +222,7 @@ class IntelSnapshot {
   std::vector<std::string> strings_;                 // families, references, feed names
   std::vector<std::vector<uint32_t>> tagsets_;       // string ids
   HashIndex domains_;
+  Filter domain_filter_;
   uint64_t domain_labels_ = 0;  // bit n: some domain indicator has n labels (63: 63 or more)
   HashIndex urls_;
   bool url_paths_ = false;  // any host-less path indicators

@@ -88,6 +88,30 @@ TEST_F(MaltrailMatch, EveryListedDomainAndItsSubdomainsMatch) {
   EXPECT_EQ(S().feed(m.id), "maltrail");
 }
 
+TEST_F(MaltrailMatch, BatchLookupAgreesWithSingle) {
+  std::vector<std::string> names;
+  for (const auto& i : *inds_)
+    if (i.kind == Kind::kDomain) {
+      names.push_back(i.value);
+      names.push_back("www." + i.value);
+      names.push_back("x" + i.value);
+      names.push_back("a.b.c.d.e.f.g.h." + i.value);  // more suffixes than the batch path probes
+    }
+  names.push_back("");
+  names.push_back(std::string(300, 'a'));
+  std::vector<std::string_view> views(names.begin(), names.end());
+  std::vector<Match> out(views.size());
+  S().match_domains(views, out);
+  size_t hits = 0;
+  for (size_t i = 0; i < views.size(); ++i) {
+    Match one = S().match_domain(views[i]);
+    ASSERT_EQ(one.id, out[i].id) << views[i];
+    ASSERT_EQ(one.how, out[i].how) << views[i];
+    hits += static_cast<bool>(one);
+  }
+  EXPECT_GT(hits, names.size() / 2);
+}
+
 TEST_F(MaltrailMatch, NearMissesDoNotMatch) {
   EXPECT_FALSE(S().match_domain("xbtddc.com"));       // not at a label boundary
   EXPECT_FALSE(S().match_domain("btddc.com.evil"));   // listed name as a prefix
