@@ -7,7 +7,8 @@ namespace omamori {
 namespace {
 
 constexpr uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86DD, kEthVlan = 0x8100, kEthQinQ = 0x88A8,
-                   kEthQinQOld = 0x9100, kEthMpls = 0x8847, kEthMplsMc = 0x8848;
+                   kEthQinQOld = 0x9100, kEthMpls = 0x8847, kEthMplsMc = 0x8848,
+                   kEthPppoeSession = 0x8864;
 constexpr int kMaxDepth = 4;  // nested encapsulations we follow
 
 const char* decode_ip_depth(const uint8_t* p, size_t n, PacketInfo& out, DecodeOptions opt, int depth);
@@ -37,6 +38,13 @@ const char* decode_eth_depth(const uint8_t* p, size_t n, PacketInfo& out, Decode
     return "mpls payload is not ip";
   }
   if (type == kEthIpv4 || type == kEthIpv6) return decode_ip_depth(p + off, n - off, out, opt, depth);
+  if (type == kEthPppoeSession) {
+    // PPPoE session (RFC 2516): 6-byte header, then the PPP protocol number.
+    if (n < off + 8) return "truncated pppoe header";
+    uint16_t ppp = load_be16(p + off + 6);
+    if (ppp == 0x0021 || ppp == 0x0057) return decode_ip_depth(p + off + 8, n - off - 8, out, opt, depth);
+    return "pppoe payload is not ip";
+  }
   return "not ip";
 }
 
