@@ -76,6 +76,14 @@ void DnsEventWriter::format(const DnsEvent& ev, DnsOutputFormat f, fmt::memory_b
       append_addr(b, ev.resolver);
       b.push_back('"');
     }
+    fmt::format_to(std::back_inserter(b), ",\"resolver_port\":{},\"transport\":", ev.resolver_port);
+    if (ev.transport == DnsTransport::Unknown) {
+      b.append(std::string_view("null"));
+    } else {
+      b.push_back('"');
+      b.append(std::string_view(dns_transport_name(ev.transport)));
+      b.push_back('"');
+    }
     b.append(std::string_view(",\"qname\":"));
     append_json_string(b, ev.qname());
     b.append(std::string_view(",\"qtype\":\""));

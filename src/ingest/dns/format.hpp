@@ -1,9 +1,10 @@
 // Printing DNS events: an aligned table for people, JSON lines for programs.
 //
 // JSON keys: time (RFC 3339 UTC, null when the source had none), client,
-// client_port, resolver (null when unknown), qname, qtype (mnemonic or TYPEnnn),
-// rcode (mnemonic; null for queries), answers (addresses and names, in answer
-// order), response (bool).
+// client_port, resolver (null when unknown), resolver_port, transport ("udp",
+// "tcp", "dot", "doh", ...; null when unknown), qname, qtype (mnemonic or
+// TYPEnnn), rcode (mnemonic; null for queries), answers (addresses and names, in
+// answer order), response (bool).
 #pragma once
 
 #include <fmt/format.h>
