@@ -1,6 +1,7 @@
 #include "ingest/dns/wire.hpp"
 
 #include <array>
+#include <cstring>
 
 #include "core/bytes.hpp"
 
@@ -249,21 +250,21 @@ DnsParse parse_dns_message(const uint8_t* msg, size_t len, DnsEvent& ev, ReasonC
             break;
           }
           size_t noff = rd + skip;
-          char* space = ev.name_space(DnsEvent::kMaxName);
           char scratch[DnsEvent::kMaxName];
-          char* out = space ? space : scratch;
           size_t n = 0;
           // The name may point anywhere before, but must itself end inside the rdata.
-          const char* nerr = decode_dns_name(msg, rd_end, noff, out, DnsEvent::kMaxName, n);
+          const char* nerr = decode_dns_name(msg, rd_end, noff, scratch, sizeof scratch, n);
           if (nerr) {
             fail(nerr);
             ev.malformed = true;
             break;
           }
-          if (space)
+          if (char* space = ev.name_space(n)) {
+            std::memcpy(space, scratch, n);
             ev.commit_name(type, ttl, n);
-          else
+          } else {
             ev.answers_truncated = true;
+          }
           break;
         }
         default:
