@@ -68,5 +68,7 @@ void report_errors(const std::string& context, const ReasonCounters& c, bool per
 // Each command group registers its subcommands.
 void register_flows(CLI::App& app);
 void register_intel(CLI::App& app);
+void register_dns(CLI::App& app);
+void register_analyze(CLI::App& app);
 
 }  // namespace omamori::cli

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
 
   register_flows(app);
   register_intel(app);
+  register_dns(app);
+  register_analyze(app);
 
   try {
     app.parse(argc, argv);
