@@ -71,7 +71,9 @@ inline size_t run(const Template& t, const uint8_t* p, size_t n, Values& x) {
   return size_t(p - start);
 }
 
-bool has(uint64_t mask, Target t) { return (mask & bit(t)) != 0; }
+bool has(uint64_t mask, Target t) {
+  return (mask & bit(t)) != 0;
+}
 
 // 1-in-N from the sampling elements of a record (data or options); 0 = none.
 uint64_t rate_from(uint64_t m, const Values& x) {
@@ -84,7 +86,9 @@ uint64_t rate_from(uint64_t m, const Values& x) {
   return 0;
 }
 
-uint32_t clamp_rate(uint64_t r) { return r == 0 ? 1 : uint32_t(std::min<uint64_t>(r, UINT32_MAX)); }
+uint32_t clamp_rate(uint64_t r) {
+  return r == 0 ? 1 : uint32_t(std::min<uint64_t>(r, UINT32_MAX));
+}
 
 TimeMs ntp_ms(uint64_t v) {
   int64_t sec = int64_t(v >> 32) - kNtpToUnix;
@@ -106,16 +110,26 @@ void set_times(const MsgContext& ctx, uint64_t m, const Values& x, const ScopeSt
   constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
   int64_t start = kNone, end = kNone;
   // Absolute times; a zero value means "not set" in practice.
-  if (has(m, kStartMsT) && x[kStartMsT]) start = int64_t(x[kStartMsT]);
-  else if (has(m, kStartUsT) && x[kStartUsT]) start = ntp_ms(x[kStartUsT]);
-  else if (has(m, kStartNsT) && x[kStartNsT]) start = ntp_ms(x[kStartNsT]);
-  else if (has(m, kStartSecT) && x[kStartSecT]) start = int64_t(x[kStartSecT]) * 1000;
-  else if (has(m, kStartDeltaUsT)) start = ctx.export_ms - int64_t(x[kStartDeltaUsT] / 1000);
-  if (has(m, kEndMsT) && x[kEndMsT]) end = int64_t(x[kEndMsT]);
-  else if (has(m, kEndUsT) && x[kEndUsT]) end = ntp_ms(x[kEndUsT]);
-  else if (has(m, kEndNsT) && x[kEndNsT]) end = ntp_ms(x[kEndNsT]);
-  else if (has(m, kEndSecT) && x[kEndSecT]) end = int64_t(x[kEndSecT]) * 1000;
-  else if (has(m, kEndDeltaUsT)) end = ctx.export_ms - int64_t(x[kEndDeltaUsT] / 1000);
+  if (has(m, kStartMsT) && x[kStartMsT])
+    start = int64_t(x[kStartMsT]);
+  else if (has(m, kStartUsT) && x[kStartUsT])
+    start = ntp_ms(x[kStartUsT]);
+  else if (has(m, kStartNsT) && x[kStartNsT])
+    start = ntp_ms(x[kStartNsT]);
+  else if (has(m, kStartSecT) && x[kStartSecT])
+    start = int64_t(x[kStartSecT]) * 1000;
+  else if (has(m, kStartDeltaUsT))
+    start = ctx.export_ms - int64_t(x[kStartDeltaUsT] / 1000);
+  if (has(m, kEndMsT) && x[kEndMsT])
+    end = int64_t(x[kEndMsT]);
+  else if (has(m, kEndUsT) && x[kEndUsT])
+    end = ntp_ms(x[kEndUsT]);
+  else if (has(m, kEndNsT) && x[kEndNsT])
+    end = ntp_ms(x[kEndNsT]);
+  else if (has(m, kEndSecT) && x[kEndSecT])
+    end = int64_t(x[kEndSecT]) * 1000;
+  else if (has(m, kEndDeltaUsT))
+    end = ctx.export_ms - int64_t(x[kEndDeltaUsT] / 1000);
 
   // Uptime-relative times (NetFlow v9 FIRST/LAST_SWITCHED, IPFIX flowStart/EndSysUpTime).
   bool first = has(m, kFirstSwitchedT), last = has(m, kLastSwitchedT);
@@ -138,7 +152,7 @@ void set_times(const MsgContext& ctx, uint64_t m, const Values& x, const ScopeSt
       }
     }
   }
-  int64_t dur = has(m, kDurationMsT) ? int64_t(x[kDurationMsT])
+  int64_t dur = has(m, kDurationMsT)   ? int64_t(x[kDurationMsT])
                 : has(m, kDurationUsT) ? int64_t(x[kDurationUsT] / 1000)
                                        : kNone;
   if (dur != kNone) {
@@ -209,6 +223,7 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
 
   FlowRecord r;
   r.exporter = ctx.exporter;
+  PacketInfo pkt;  // only for records built from a sampled packet section
   while (n - off >= t.min_length) {
     size_t used = run(t, p + off, n - off, x);
     if (used == 0) {
@@ -223,7 +238,6 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
     }
 
     // Addresses: from the address elements, or from a sampled packet's headers.
-    PacketInfo pkt;
     bool from_section = false;
     if (has4 || has6) {
       bool use6 = has6;
@@ -232,9 +246,9 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
           use6 = x[kIpVersionT] == 6;
         } else {
           // Cisco templates often carry both families; the unused one is zero.
-          auto zero = [&](Target a) { return !has(m, a) || std::all_of(x.p(a), x.p(a) + x.len(a), [](uint8_t c) {
-                                                 return c == 0;
-                                               }); };
+          auto zero = [&](Target a) {
+            return !has(m, a) || std::all_of(x.p(a), x.p(a) + x.len(a), [](uint8_t c) { return c == 0; });
+          };
           use6 = zero(kSrc4) && zero(kDst4) && !(zero(kSrc6) && zero(kDst6));
         }
       }
@@ -249,6 +263,7 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
       }
     } else {
       const char* err = "no packet section";
+      pkt = PacketInfo{};
       if (has(m, kFrameSectionT)) err = decode_ethernet(x.p(kFrameSectionT), x.len(kFrameSectionT), pkt);
       if (err && has(m, kIpHeaderSectionT)) {
         pkt = PacketInfo{};
@@ -280,14 +295,22 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
     }
     r.tcp_flags = has(m, kTcpFlagsT) ? uint8_t(x[kTcpFlagsT]) : (from_section ? pkt.tcp_flags : 0);
 
-    if (has(m, kBytes)) r.bytes = x[kBytes];
-    else if (has(m, kBytesTotal)) r.bytes = x[kBytesTotal];
-    else if (has(m, kOutBytesT)) r.bytes = x[kOutBytesT];
-    else r.bytes = from_section ? pkt.ip_len : 0;
-    if (has(m, kPackets)) r.packets = x[kPackets];
-    else if (has(m, kPacketsTotal)) r.packets = x[kPacketsTotal];
-    else if (has(m, kOutPacketsT)) r.packets = x[kOutPacketsT];
-    else r.packets = from_section ? 1 : 0;
+    if (has(m, kBytes))
+      r.bytes = x[kBytes];
+    else if (has(m, kBytesTotal))
+      r.bytes = x[kBytesTotal];
+    else if (has(m, kOutBytesT))
+      r.bytes = x[kOutBytesT];
+    else
+      r.bytes = from_section ? pkt.ip_len : 0;
+    if (has(m, kPackets))
+      r.packets = x[kPackets];
+    else if (has(m, kPacketsTotal))
+      r.packets = x[kPacketsTotal];
+    else if (has(m, kOutPacketsT))
+      r.packets = x[kOutPacketsT];
+    else
+      r.packets = from_section ? 1 : 0;
 
     r.in_if = has(m, kInIfT) ? uint32_t(x[kInIfT]) : has(m, kInPhysIfT) ? uint32_t(x[kInPhysIfT]) : 0;
     r.out_if = has(m, kOutIfT) ? uint32_t(x[kOutIfT]) : has(m, kOutPhysIfT) ? uint32_t(x[kOutPhysIfT]) : 0;

@@ -152,8 +152,7 @@ void NetflowDecoder::Impl::template_set(const MsgContext& ctx, const uint8_t* p,
 }
 
 // NetFlow v9 options template set (id 1): scope and option lengths in bytes.
-void NetflowDecoder::Impl::options_template_set_v9(const MsgContext& ctx, const uint8_t* p, size_t n,
-                                                   FlowSink& sink) {
+void NetflowDecoder::Impl::options_template_set_v9(const MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink) {
   ByteReader b(p, n);
   while (b.remaining() >= 6) {
     uint16_t id = b.u16();

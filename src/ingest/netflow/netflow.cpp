@@ -7,7 +7,9 @@
 
 namespace omamori {
 
-NetflowDecoder::NetflowDecoder(NetflowConfig cfg) : impl_(std::make_unique<Impl>()) { impl_->cfg = cfg; }
+NetflowDecoder::NetflowDecoder(NetflowConfig cfg) : impl_(std::make_unique<Impl>()) {
+  impl_->cfg = cfg;
+}
 NetflowDecoder::~NetflowDecoder() = default;
 
 void NetflowDecoder::decode(const IpAddr& exporter, TimeMs received, std::span<const uint8_t> d, FlowSink& sink) {
@@ -45,8 +47,14 @@ void NetflowDecoder::finish() {
   });
 }
 
-const ReasonCounters& NetflowDecoder::errors() const { return impl_->errors; }
-const NetflowStats& NetflowDecoder::stats() const { return impl_->stats; }
-size_t NetflowDecoder::template_count() const { return impl_->templates.size(); }
+const ReasonCounters& NetflowDecoder::errors() const {
+  return impl_->errors;
+}
+const NetflowStats& NetflowDecoder::stats() const {
+  return impl_->stats;
+}
+size_t NetflowDecoder::template_count() const {
+  return impl_->templates.size();
+}
 
 }  // namespace omamori

@@ -23,26 +23,26 @@ struct NetflowConfig {
   // How long a data set waits for its template, measured on the `received`
   // clock passed to decode() (capture time for pcaps, wall time live).
   TimeMs pending_hold_ms = 60000;
-  size_t max_pending_bytes = 16 << 20;      // total bytes of held data sets, all exporters
-  size_t max_pending_sets = 65536;          // total held data sets, all exporters
-  size_t max_templates = 65536;             // across all exporters
-  size_t max_templates_per_exporter = 4096; // one exporter cannot take all the space
-  size_t max_scopes = 65536;                // (exporter, domain) sampling/clock states
+  size_t max_pending_bytes = 16 << 20;       // total bytes of held data sets, all exporters
+  size_t max_pending_sets = 65536;           // total held data sets, all exporters
+  size_t max_templates = 65536;              // across all exporters
+  size_t max_templates_per_exporter = 4096;  // one exporter cannot take all the space
+  size_t max_scopes = 65536;                 // (exporter, domain) sampling/clock states
 };
 
 struct NetflowStats {
   uint64_t datagrams = 0;
-  uint64_t records = 0;             // flow records emitted
-  uint64_t templates = 0;           // template records learnt (incl. refreshes)
+  uint64_t records = 0;    // flow records emitted
+  uint64_t templates = 0;  // template records learnt (incl. refreshes)
   uint64_t options_templates = 0;
-  uint64_t options_records = 0;     // options data records consumed (sampling etc.)
-  uint64_t pending_held = 0;        // data sets held for a missing template
-  uint64_t pending_decoded = 0;     // ... later decoded
-  uint64_t pending_expired = 0;     // ... given up on (also counted in errors)
-  uint64_t template_withdrawals = 0;  // IPFIX template withdrawals applied (incl. withdraw-all)
-  uint64_t template_replacements = 0; // a template id redefined with different fields
-  uint64_t non_flow_records = 0;    // data records of templates without addresses (not flows)
-  uint64_t reverse_records = 0;     // RFC 5103 reverse-direction records emitted (part of records)
+  uint64_t options_records = 0;        // options data records consumed (sampling etc.)
+  uint64_t pending_held = 0;           // data sets held for a missing template
+  uint64_t pending_decoded = 0;        // ... later decoded
+  uint64_t pending_expired = 0;        // ... given up on (also counted in errors)
+  uint64_t template_withdrawals = 0;   // IPFIX template withdrawals applied (incl. withdraw-all)
+  uint64_t template_replacements = 0;  // a template id redefined with different fields
+  uint64_t non_flow_records = 0;       // data records of templates without addresses (not flows)
+  uint64_t reverse_records = 0;        // RFC 5103 reverse-direction records emitted (part of records)
 };
 
 class NetflowDecoder {

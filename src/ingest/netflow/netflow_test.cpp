@@ -38,7 +38,9 @@ std::vector<Group> groups() {
   const std::string a = "akvorado/netflow/";
   std::vector<Group> g;
   auto pair = [&](const std::string& n, const std::string& tname = "template") {
-    g.push_back({n, {a + n + "-" + tname + ".pcap", a + n + "-data.pcap"}, {a + n + "-data.pcap", a + n + "-" + tname + ".pcap"}});
+    g.push_back({n,
+                 {a + n + "-" + tname + ".pcap", a + n + "-data.pcap"},
+                 {a + n + "-data.pcap", a + n + "-" + tname + ".pcap"}});
   };
   g.push_back({"options+template+data",
                {a + "options-template.pcap", a + "options-data.pcap", a + "template.pcap", a + "data.pcap"},
@@ -74,7 +76,9 @@ std::vector<Group> groups() {
   return g;
 }
 
-std::string flows_dir() { return shared_data() + "/flows/"; }
+std::string flows_dir() {
+  return shared_data() + "/flows/";
+}
 
 struct Decoded {
   std::vector<FlowRecord> records;
@@ -201,8 +205,8 @@ TEST(NetflowCaptures, HeldDataExpires) {
 
 // --- values checked by hand against the captures (tshark -V) ---------------
 
-const FlowRecord* find(const std::vector<FlowRecord>& v, const std::string& src, const std::string& dst,
-                       uint16_t sport, uint16_t dport) {
+const FlowRecord* find(const std::vector<FlowRecord>& v, const std::string& src, const std::string& dst, uint16_t sport,
+                       uint16_t dport) {
   for (const auto& r : v)
     if (r.src.str() == src && r.dst.str() == dst && r.sport == sport && r.dport == dport) return &r;
   return nullptr;
@@ -258,7 +262,8 @@ TEST(NetflowCaptures, KnownRecords) {
   }
   {
     // SAMPLING_INTERVAL (34) inside the data record.
-    Decoded d = decode_files({"akvorado/netflow/samplingrate-template.pcap", "akvorado/netflow/samplingrate-data.pcap"});
+    Decoded d =
+        decode_files({"akvorado/netflow/samplingrate-template.pcap", "akvorado/netflow/samplingrate-data.pcap"});
     const FlowRecord* r = find(d.records, "232.131.215.65", "142.183.180.65", 13245, 10907);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->sampling_rate, 2048u);
@@ -387,9 +392,9 @@ TEST(NetflowCaptures, TemplatesPersistAcrossRestart) {
     o.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
   };
   std::vector<std::vector<uint8_t>> bad;
-  bad.push_back({});                                                        // empty
+  bad.push_back({});                                                                        // empty
   bad.push_back(std::vector<uint8_t>(good.begin(), good.begin() + long(good.size() / 2)));  // truncated
-  for (size_t i = 0; i < good.size(); i += 7) {                             // every 7th byte flipped
+  for (size_t i = 0; i < good.size(); i += 7) {                                             // every 7th byte flipped
     auto b = good;
     b[i] ^= 0x5a;
     bad.push_back(b);
@@ -423,9 +428,9 @@ std::ostream& operator<<(std::ostream& o, const Sums& s) {
 }
 
 int proto_number(const std::string& name) {
-  static const std::map<std::string, int> k = {{"icmp", 1},  {"tcp", 6},   {"udp", 17},        {"gre", 47},
-                                               {"esp", 50},  {"ipv6-icmp", 58}, {"vrrp", 112}, {"sctp", 132},
-                                               {"ipip", 4},  {"igmp", 2},  {"pim", 103},       {"ospf", 89}};
+  static const std::map<std::string, int> k = {{"icmp", 1}, {"tcp", 6},        {"udp", 17},   {"gre", 47},
+                                               {"esp", 50}, {"ipv6-icmp", 58}, {"vrrp", 112}, {"sctp", 132},
+                                               {"ipip", 4}, {"igmp", 2},       {"pim", 103},  {"ospf", 89}};
   auto it = k.find(name);
   return it == k.end() ? -1 : it->second;
 }
@@ -470,9 +475,9 @@ TEST(NetflowPmacct, SameKeysAndSumsAsNfacctd) {
       ASSERT_GE(proto, 0) << j["ip_proto"];
       auto src = IpAddr::parse(j["ip_src"].get<std::string>()), dst = IpAddr::parse(j["ip_dst"].get<std::string>());
       ASSERT_TRUE(src && dst);
-      Sums& s = theirs[j["peer_ip_src"].get<std::string>()][five(
-          src->str(), dst->str(), j["port_src"].get<uint64_t>(), j["port_dst"].get<uint64_t>(), proto,
-          j["iface_in"].get<uint64_t>(), j["iface_out"].get<uint64_t>())];
+      Sums& s = theirs[j["peer_ip_src"].get<std::string>()]
+                      [five(src->str(), dst->str(), j["port_src"].get<uint64_t>(), j["port_dst"].get<uint64_t>(), proto,
+                            j["iface_in"].get<uint64_t>(), j["iface_out"].get<uint64_t>())];
       s.packets += j["packets"].get<uint64_t>();
       s.bytes += j["bytes"].get<uint64_t>();
       s.records += 1;
@@ -493,10 +498,9 @@ TEST(NetflowPmacct, SameKeysAndSumsAsNfacctd) {
     for (auto& [exporter, keys] : ours) {
       std::string match;
       for (auto& [peer, pkeys] : theirs) {
-        bool same = pkeys.size() == keys.size() &&
-                    std::equal(pkeys.begin(), pkeys.end(), keys.begin(), [](const auto& a, const auto& b) {
-                      return a.first == b.first;
-                    });
+        bool same =
+            pkeys.size() == keys.size() && std::equal(pkeys.begin(), pkeys.end(), keys.begin(),
+                                                      [](const auto& a, const auto& b) { return a.first == b.first; });
         if (same) {
           EXPECT_TRUE(match.empty()) << "two peers match exporter " << exporter;
           match = peer;
@@ -539,7 +543,9 @@ std::vector<std::string> vals(const ojson& f, const char* k) {
   }
   return v;
 }
-uint64_t num(const std::string& s) { return std::stoull(s, nullptr, 0); }
+uint64_t num(const std::string& s) {
+  return std::stoull(s, nullptr, 0);
+}
 uint64_t num0(const ojson& f, const char* k) {
   auto v = vals(f, k);
   return v.empty() ? 0 : num(v[0]);
@@ -573,7 +579,9 @@ void tshark_flow(const ojson& f, TsharkFlows& out) {
   if (has4 || has6) {
     bool use6 = has6;
     if (has4 && has6) {
-      auto zero = [](const std::vector<std::string>& v) { return v.empty() || IpAddr::parse(v[0])->is_unspecified() || v[0] == "0.0.0.0"; };
+      auto zero = [](const std::vector<std::string>& v) {
+        return v.empty() || IpAddr::parse(v[0])->is_unspecified() || v[0] == "0.0.0.0";
+      };
       if (f.contains("cflow.ip_version"))
         use6 = num0(f, "cflow.ip_version") == 6;
       else
@@ -701,7 +709,8 @@ TEST(NetflowTshark, SameKeysAndSumsAsTshark) {
 
 TEST(NetflowCli, FlowsReadPrintsEveryRecord) {
   const auto g = groups();
-  auto it = std::find_if(g.begin(), g.end(), [](const Group& x) { return x.name == "pmacct-110-IPFIXv10-NFv9-multiple-sources"; });
+  auto it = std::find_if(g.begin(), g.end(),
+                         [](const Group& x) { return x.name == "pmacct-110-IPFIXv10-NFv9-multiple-sources"; });
   ASSERT_NE(it, g.end());
   Decoded d = decode_files(it->files);
   std::string cmd = std::string(OMAMORI_BINARY) + " flows read --format jsonl";
@@ -721,9 +730,9 @@ TEST(NetflowCli, FlowsReadPrintsEveryRecord) {
   EXPECT_EQ(n, d.records.size());
   EXPECT_EQ(exporters.size(), 3u);
   // Data without templates: exit code 3 (data errors) and the reason on stderr.
-  std::string err = run_capture(std::string(OMAMORI_BINARY) + " flows read --format csv '" + flows_dir() +
-                                    "ndpi/netflowv9.pcap' 2>&1 >/dev/null",
-                                &st);
+  std::string err = run_capture(
+      std::string(OMAMORI_BINARY) + " flows read --format csv '" + flows_dir() + "ndpi/netflowv9.pcap' 2>&1 >/dev/null",
+      &st);
   EXPECT_EQ(st, 3);
   EXPECT_NE(err.find(reason::kHeldAtFinish), std::string::npos) << err;
 }

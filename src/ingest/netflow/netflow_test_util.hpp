@@ -53,8 +53,12 @@ inline void feed(NetflowDecoder& dec, const std::vector<Datagram>& ds, FlowSink&
   for (const auto& d : ds) dec.decode(d.src, d.ts, d.payload, sink);
 }
 
-inline std::string shared_data() { return OMAMORI_SHARED_DATA; }
-inline std::string akvorado(const std::string& name) { return shared_data() + "/flows/akvorado/netflow/" + name; }
+inline std::string shared_data() {
+  return OMAMORI_SHARED_DATA;
+}
+inline std::string akvorado(const std::string& name) {
+  return shared_data() + "/flows/akvorado/netflow/" + name;
+}
 
 // Error rows as "reason (source): n" lines, for assertion messages.
 inline std::string dump_errors(const ReasonCounters& c) {
@@ -100,8 +104,11 @@ inline Bytes ipfix(uint32_t export_secs, uint32_t domain, const std::vector<Byte
   Bytes body;
   for (const auto& s : sets) body.append(s);
   Bytes m;
-  m.u16(10).u16(length_override >= 0 ? uint64_t(length_override) : body.size() + 16).u32(export_secs).u32(1).u32(
-      domain);
+  m.u16(10)
+      .u16(length_override >= 0 ? uint64_t(length_override) : body.size() + 16)
+      .u32(export_secs)
+      .u32(1)
+      .u32(domain);
   return m.append(body);
 }
 
@@ -139,6 +146,8 @@ inline Bytes opt_tmpl(uint16_t id, uint16_t scope_count, const std::vector<F>& f
   return t;
 }
 
-inline std::span<const uint8_t> span(const Bytes& b) { return {b.b.data(), b.b.size()}; }
+inline std::span<const uint8_t> span(const Bytes& b) {
+  return {b.b.data(), b.b.size()};
+}
 
 }  // namespace omamori::nftest

@@ -123,7 +123,8 @@ TEST(NetflowMalformed, Templates) {
   EXPECT_EQ(d.dec.template_count(), 0u);
 
   // An address field of 5 bytes is ignored (counted once), the rest decodes.
-  d.in(ipfix(kT, 0, {set(2, tmpl(306, {{8, 5}, {12, 4}, {2, 4}})), set(306, Bytes().zeros(5).raw({1, 2, 3, 4}).u32(9))}));
+  d.in(ipfix(kT, 0,
+             {set(2, tmpl(306, {{8, 5}, {12, 4}, {2, 4}})), set(306, Bytes().zeros(5).raw({1, 2, 3, 4}).u32(9))}));
   EXPECT_EQ(d.err(reason::kFieldLengthInvalid), 1u);
   ASSERT_EQ(d.recs().size(), 1u);
   EXPECT_EQ(d.recs()[0].dst.str(), "1.2.3.4");
@@ -156,7 +157,7 @@ TEST(NetflowMalformed, RecordPastSetEnd) {
   // Template: src4, a variable-length string, packets.
   d.in(ipfix(kT, 0, {set(2, tmpl(256, {{8, 4}, {82, 65535}, {2, 4}}))}));
   Bytes data;
-  data.raw({10, 0, 0, 1}).u8(3).raw({'a', 'b', 'c'}).u32(5);   // fine
+  data.raw({10, 0, 0, 1}).u8(3).raw({'a', 'b', 'c'}).u32(5);  // fine
   data.raw({10, 0, 0, 2}).u8(50).raw({'x', 'y'}).u32(6);      // claims 50 bytes
   d.in(ipfix(kT, 0, {set(256, data)}));
   EXPECT_EQ(d.err(reason::kRecordPastSetEnd), 1u);
@@ -223,13 +224,13 @@ TEST(NetflowIpfix, EnterpriseElementsSkipped) {
   Dec d;
   // Enterprise elements with numbers that would mean octets/packets/addresses in IANA space.
   d.in(ipfix(kT, 0,
-             {set(2, tmpl(256, {{1, 8, 9},           // Cisco PEN, id 1, 8 bytes
-                                {8, 4},              // sourceIPv4Address
-                                {8, 4, 2636},        // Juniper PEN, id 8
-                                {12, 4},             // destinationIPv4Address
-                                {2, 65535, 26866},   // Gigamon PEN, variable length
-                                {2, 4},              // packetDeltaCount
-                                {1, 4}}))}));        // octetDeltaCount
+             {set(2, tmpl(256, {{1, 8, 9},          // Cisco PEN, id 1, 8 bytes
+                                {8, 4},             // sourceIPv4Address
+                                {8, 4, 2636},       // Juniper PEN, id 8
+                                {12, 4},            // destinationIPv4Address
+                                {2, 65535, 26866},  // Gigamon PEN, variable length
+                                {2, 4},             // packetDeltaCount
+                                {1, 4}}))}));       // octetDeltaCount
   Bytes data;
   data.u64(999999).raw({10, 0, 0, 1}).raw({6, 6, 6, 6}).raw({10, 0, 0, 2}).u8(5).raw({1, 2, 3, 4, 5}).u32(3).u32(300);
   d.in(ipfix(kT, 0, {set(256, data)}));
@@ -245,7 +246,9 @@ TEST(NetflowIpfix, EnterpriseElementsSkipped) {
 TEST(NetflowIpfix, ReducedSizeEncoding) {
   Dec d;
   // octets in 2 bytes, packets in 1, interfaces in 2, AS in 2 and 4, ports, flags in 2 (tcpControlBits).
-  d.in(ipfix(kT, 0, {set(2, tmpl(256, {{8, 4}, {12, 4}, {1, 2}, {2, 1}, {10, 2}, {14, 4}, {16, 2}, {17, 4}, {6, 2}, {4, 1}}))}));
+  d.in(ipfix(
+      kT, 0,
+      {set(2, tmpl(256, {{8, 4}, {12, 4}, {1, 2}, {2, 1}, {10, 2}, {14, 4}, {16, 2}, {17, 4}, {6, 2}, {4, 1}}))}));
   Bytes data;
   data.raw({10, 0, 0, 1}).raw({10, 0, 0, 2}).u16(0xABCD).u8(0xEF).u16(7).u32(70000).u16(64512).u32(4200000000u);
   data.u16(0x0112).u8(6);
@@ -359,8 +362,9 @@ TEST(NetflowV9, SamplingFromOptionsDataBySamplerId) {
   d.in(v9(5000, kT, 3, {set(1, ot), set(260, Bytes().u32(0).u8(2).u32(512).u32(0).u8(3).u32(1024).zeros(2))}));
   EXPECT_EQ(d.dec.stats().options_records, 2u);
   EXPECT_EQ(d.errors(), 0u) << dump_errors(d.dec.errors());
-  d.in(v9(5000, kT, 3, {set(0, tmpl(261, {{8, 4}, {12, 4}, {48, 1}})),
-                        set(261, Bytes().raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u8(3).raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u8(2))}));
+  d.in(v9(5000, kT, 3,
+          {set(0, tmpl(261, {{8, 4}, {12, 4}, {48, 1}})),
+           set(261, Bytes().raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u8(3).raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u8(2))}));
   ASSERT_EQ(d.recs().size(), 2u);
   EXPECT_EQ(d.recs()[0].sampling_rate, 1024u);
   EXPECT_EQ(d.recs()[1].sampling_rate, 512u);
@@ -377,10 +381,12 @@ TEST(NetflowTimes, IpfixTimeElements) {
                          .append(tmpl(260, {{8, 4}, {22, 4}, {21, 4}}))
                          .append(tmpl(261, {{8, 4}, {152, 8}, {161, 4}})))}));
   const uint64_t ntp = (uint64_t(kT) + 2208988800ULL - 10) << 32 | (uint64_t(1) << 31);  // kT - 9.5 s
-  d.in(ipfix(kT, 0,
-             {set(256, Bytes().zeros(4).u32(kT - 30).u32(kT - 20)), set(257, Bytes().zeros(4).u64(ntp).u64(ntp + (uint64_t(1) << 32))),
-              set(258, Bytes().zeros(4).u64(ntp).u64(ntp)), set(259, Bytes().zeros(4).u32(5000000).u32(1500000)),
-              set(260, Bytes().zeros(4).u32(10000).u32(12000)), set(261, Bytes().zeros(4).u64(base - 4000).u32(2500))}));
+  d.in(
+      ipfix(kT, 0,
+            {set(256, Bytes().zeros(4).u32(kT - 30).u32(kT - 20)),
+             set(257, Bytes().zeros(4).u64(ntp).u64(ntp + (uint64_t(1) << 32))),
+             set(258, Bytes().zeros(4).u64(ntp).u64(ntp)), set(259, Bytes().zeros(4).u32(5000000).u32(1500000)),
+             set(260, Bytes().zeros(4).u32(10000).u32(12000)), set(261, Bytes().zeros(4).u64(base - 4000).u32(2500))}));
   ASSERT_EQ(d.recs().size(), 6u);
   auto se = [&](size_t i) { return std::make_pair(d.recs()[i].start - base, d.recs()[i].end - base); };
   EXPECT_EQ(se(0), std::make_pair(TimeMs(-30000), TimeMs(-20000)));  // seconds
@@ -400,7 +406,8 @@ TEST(NetflowTimes, IpfixTimeElements) {
 TEST(NetflowTimes, V9UptimeWrapAround) {
   Dec d;
   // sysuptime wrapped to 1000 ms; the flow started 256 ms before the wrap.
-  d.in(v9(1000, kT, 0, {set(0, tmpl(256, {{8, 4}, {22, 4}, {21, 4}})), set(256, Bytes().zeros(4).u32(0xFFFFFF00u).u32(500))}));
+  d.in(v9(1000, kT, 0,
+          {set(0, tmpl(256, {{8, 4}, {22, 4}, {21, 4}})), set(256, Bytes().zeros(4).u32(0xFFFFFF00u).u32(500))}));
   ASSERT_EQ(d.recs().size(), 1u);
   EXPECT_EQ(d.recs()[0].start, TimeMs(kT) * 1000 - 1256);
   EXPECT_EQ(d.recs()[0].end, TimeMs(kT) * 1000 - 500);
@@ -409,19 +416,22 @@ TEST(NetflowTimes, V9UptimeWrapAround) {
 TEST(NetflowFields, IcmpTypeCodeAndAddressFamilies) {
   Dec d;
   // ICMP type/code from 176/177 (IPFIX) and 32 (v9) into the destination port when ports are 0.
-  d.in(ipfix(kT, 0, {set(2, tmpl(256, {{8, 4}, {12, 4}, {4, 1}, {7, 2}, {11, 2}, {176, 1}, {177, 1}})),
-                     set(256, Bytes().raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u8(1).u16(0).u16(0).u8(3).u8(1))}));
-  d.in(v9(0, kT, 0, {set(0, tmpl(256, {{8, 4}, {12, 4}, {4, 1}, {32, 2}})),
-                     set(256, Bytes().raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u8(1).u16(0x0800))}));
+  d.in(ipfix(kT, 0,
+             {set(2, tmpl(256, {{8, 4}, {12, 4}, {4, 1}, {7, 2}, {11, 2}, {176, 1}, {177, 1}})),
+              set(256, Bytes().raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u8(1).u16(0).u16(0).u8(3).u8(1))}));
+  d.in(v9(0, kT, 0,
+          {set(0, tmpl(256, {{8, 4}, {12, 4}, {4, 1}, {32, 2}})),
+           set(256, Bytes().raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u8(1).u16(0x0800))}));
   ASSERT_EQ(d.recs().size(), 2u);
   EXPECT_EQ(d.recs()[0].dport, 0x0301);
   EXPECT_EQ(d.recs()[1].dport, 0x0800);
   // Templates with both families: the zero family is not the flow's; ipVersion (60) decides when present.
   Bytes v6;
   v6.raw({0x20, 0x01, 0x0d, 0xb8}).zeros(11).u8(1);
-  d.in(v9(0, kT, 0, {set(0, tmpl(257, {{8, 4}, {12, 4}, {27, 16}, {28, 16}}).append(tmpl(258, {{60, 1}, {8, 4}, {27, 16}}))),
-                     set(257, Bytes().zeros(8).append(v6).append(v6).raw({9, 9, 9, 9}).zeros(4).zeros(32)),
-                     set(258, Bytes().u8(6).raw({9, 9, 9, 9}).append(v6))}));
+  d.in(v9(0, kT, 0,
+          {set(0, tmpl(257, {{8, 4}, {12, 4}, {27, 16}, {28, 16}}).append(tmpl(258, {{60, 1}, {8, 4}, {27, 16}}))),
+           set(257, Bytes().zeros(8).append(v6).append(v6).raw({9, 9, 9, 9}).zeros(4).zeros(32)),
+           set(258, Bytes().u8(6).raw({9, 9, 9, 9}).append(v6))}));
   ASSERT_EQ(d.recs().size(), 5u);
   EXPECT_EQ(d.recs()[2].src.str(), "2001:db8::1");
   EXPECT_EQ(d.recs()[2].ip_version, 6);
@@ -443,9 +453,9 @@ TEST(NetflowFields, RecordsWithoutAddressesAreNotFlows) {
 // out-of-bounds read (run under ASan in CI), always accounted for.
 TEST(NetflowRobustness, TruncatedAndCorruptedRealDatagrams) {
   std::vector<Datagram> all;
-  for (const char* f : {"template.pcap", "data.pcap", "ipfixprobe-templates.pcap", "ipfixprobe-data.pcap",
-                        "mpls.pcap", "nfv5.pcap", "datalink-template.pcap", "datalink-data.pcap",
-                        "multiplesamplingrates-options-template.pcap", "nat.pcap"}) {
+  for (const char* f :
+       {"template.pcap", "data.pcap", "ipfixprobe-templates.pcap", "ipfixprobe-data.pcap", "mpls.pcap", "nfv5.pcap",
+        "datalink-template.pcap", "datalink-data.pcap", "multiplesamplingrates-options-template.pcap", "nat.pcap"}) {
     auto ds = read_datagrams(akvorado(f));
     all.insert(all.end(), ds.begin(), ds.end());
   }

@@ -9,10 +9,14 @@ constexpr uint32_t kMaxSetPayload = 65535 - 4;  // a set length field is 16 bits
 
 bool length_fits(FieldKind kind, uint16_t len) {
   switch (kind) {
-    case FieldKind::kUint: return len >= 1 && len <= 8;
-    case FieldKind::kAddr4: return len == 4;
-    case FieldKind::kAddr6: return len == 16;
-    case FieldKind::kBytes: return true;
+    case FieldKind::kUint:
+      return len >= 1 && len <= 8;
+    case FieldKind::kAddr4:
+      return len == 4;
+    case FieldKind::kAddr6:
+      return len == 16;
+    case FieldKind::kBytes:
+      return true;
   }
   return false;
 }

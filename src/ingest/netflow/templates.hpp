@@ -40,10 +40,10 @@ struct Template {
 
   // Compiled program.
   std::vector<Op> ops;
-  uint64_t mask = 0;         // bit(target) for every target present
-  uint32_t min_length = 0;   // smallest possible record (varlen fields count 1)
-  bool varlen = false;       // any variable-length field
-  bool is_flow = false;      // data template with addresses or a packet section
+  uint64_t mask = 0;        // bit(target) for every target present
+  uint32_t min_length = 0;  // smallest possible record (varlen fields count 1)
+  bool varlen = false;      // any variable-length field
+  bool is_flow = false;     // data template with addresses or a packet section
 };
 
 struct ScopeKey {
