@@ -168,6 +168,37 @@ void set_times(const MsgContext& ctx, uint64_t m, const Values& x, const ScopeSt
   r.end = end;
 }
 
+// What a record built from a sampled packet takes from the packet.
+struct Section {
+  IpAddr src, dst;
+  uint32_t ip_len = 0;
+  uint16_t sport = 0, dport = 0;
+  uint8_t proto = 0, tcp_flags = 0, ip_version = 0;
+  bool has_ports = false;
+};
+
+// dataLinkFrameSection (Ethernet) first, else ipHeaderPacketSection.
+bool decode_section(uint64_t m, const Values& x, Section& s) {
+  PacketInfo pkt;
+  const char* err = "no packet section";
+  if (has(m, kFrameSectionT)) err = decode_ethernet(x.p(kFrameSectionT), x.len(kFrameSectionT), pkt);
+  if (err && has(m, kIpHeaderSectionT)) {
+    pkt = PacketInfo{};
+    err = decode_ip(x.p(kIpHeaderSectionT), x.len(kIpHeaderSectionT), pkt);
+  }
+  if (err) return false;
+  s.src = pkt.src;
+  s.dst = pkt.dst;
+  s.ip_len = pkt.ip_len;
+  s.sport = pkt.sport;
+  s.dport = pkt.dport;
+  s.proto = pkt.proto;
+  s.tcp_flags = pkt.tcp_flags;
+  s.ip_version = pkt.ip_version;
+  s.has_ports = pkt.has_ports;
+  return true;
+}
+
 uint16_t first_nonzero_port(uint64_t m, const Values& x, Target a, Target b, Target c) {
   if (has(m, a) && x[a]) return uint16_t(x[a]);
   if (has(m, b) && x[b]) return uint16_t(x[b]);
@@ -223,7 +254,7 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
 
   FlowRecord r;
   r.exporter = ctx.exporter;
-  PacketInfo pkt;  // only for records built from a sampled packet section
+  Section pkt;  // only for records built from a sampled packet
   while (n - off >= t.min_length) {
     size_t used = run(t, p + off, n - off, x);
     if (used == 0) {
@@ -262,14 +293,7 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
         r.ip_version = 4;
       }
     } else {
-      const char* err = "no packet section";
-      pkt = PacketInfo{};
-      if (has(m, kFrameSectionT)) err = decode_ethernet(x.p(kFrameSectionT), x.len(kFrameSectionT), pkt);
-      if (err && has(m, kIpHeaderSectionT)) {
-        pkt = PacketInfo{};
-        err = decode_ip(x.p(kIpHeaderSectionT), x.len(kIpHeaderSectionT), pkt);
-      }
-      if (err) {
+      if (!decode_section(m, x, pkt)) {
         errors.add(ctx.exporter, reason::kSectionUndecodable);
         continue;
       }

@@ -244,6 +244,8 @@ void NetflowDecoder::Impl::install_template(const MsgContext& ctx, uint16_t id, 
   netflow::CompileResult cr = netflow::compile_template(*t, ctx.version);
   if (cr.error) {
     errors.add(ctx.exporter, cr.error);
+    // The exporter redefined the id: its data no longer has the old layout.
+    if (old) templates.withdraw(key);
     return;
   }
   if (cr.warning) errors.add(ctx.exporter, cr.warning);

@@ -4,7 +4,10 @@
 // reverse-direction enterprise number 29305).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+
+#include "core/bytes.hpp"
 
 namespace omamori::netflow {
 
@@ -252,9 +255,11 @@ inline uint64_t load_uint(const uint8_t* p, size_t n) {
     case 1:
       return p[0];
     case 2:
-      return (uint64_t(p[0]) << 8) | p[1];
+      return load_be16(p);
     case 4:
-      return (uint64_t(p[0]) << 24) | (uint64_t(p[1]) << 16) | (uint64_t(p[2]) << 8) | p[3];
+      return load_be32(p);
+    case 8:
+      return load_be64(p);
     default: {
       uint64_t v = 0;
       for (size_t i = 0; i < n && i < 8; ++i) v = (v << 8) | p[i];

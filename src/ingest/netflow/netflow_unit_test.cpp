@@ -303,6 +303,13 @@ TEST(NetflowIpfix, TemplateReplacementAndRefresh) {
   ASSERT_EQ(d.recs().size(), 1u);
   EXPECT_EQ(d.recs()[0].src.str(), "2.2.2.2");
   EXPECT_EQ(d.recs()[0].bytes, 77u);
+  // An unusable redefinition removes the old layout: later data waits instead of being misread.
+  d.in(ipfix(kT, 0, {set(2, tmpl(256, {{300, 0}}))}));
+  EXPECT_EQ(d.err(reason::kTemplateZeroLength), 1u);
+  EXPECT_EQ(d.dec.template_count(), 0u);
+  d.in(ipfix(kT, 0, {set(256, Bytes().raw({1, 1, 1, 1}).raw({2, 2, 2, 2}).u32(77))}));
+  EXPECT_EQ(d.recs().size(), 1u);
+  EXPECT_EQ(d.dec.stats().pending_held, 1u);
 }
 
 TEST(NetflowIpfix, TemplatesScopedByExporterDomainAndVersion) {

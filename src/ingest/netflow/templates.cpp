@@ -87,6 +87,7 @@ CompileResult compile_template(Template& t, uint8_t version) {
 }
 
 TemplateStore::Put TemplateStore::put(const TemplateKey& k, std::unique_ptr<Template> t) {
+  last_ = nullptr;
   auto [it, inserted] = map_.try_emplace(k);
   if (inserted) {
     it->second = std::move(t);
@@ -100,6 +101,7 @@ TemplateStore::Put TemplateStore::put(const TemplateKey& k, std::unique_ptr<Temp
 }
 
 bool TemplateStore::withdraw(const TemplateKey& k) {
+  last_ = nullptr;
   auto it = map_.find(k);
   if (it == map_.end()) return false;
   map_.erase(it);

@@ -85,9 +85,15 @@ CompileResult compile_template(Template& t, uint8_t version);
 
 class TemplateStore {
  public:
+  // Exporters send one template's data set after another: a one-entry cache
+  // in front of the hash map saves the hashing for most data sets.
   const Template* find(const TemplateKey& k) const {
+    if (last_ && last_key_ == k) return last_;
     auto it = map_.find(k);
-    return it == map_.end() ? nullptr : it->second.get();
+    if (it == map_.end()) return nullptr;
+    last_key_ = k;
+    last_ = it->second.get();
+    return last_;
   }
   size_t size() const { return map_.size(); }
   size_t count_for(const IpAddr& exporter) const {
@@ -111,6 +117,8 @@ class TemplateStore {
  private:
   absl::flat_hash_map<TemplateKey, std::unique_ptr<Template>> map_;
   absl::flat_hash_map<IpAddr, size_t> per_exporter_;
+  mutable TemplateKey last_key_;
+  mutable const Template* last_ = nullptr;  // reset by every change of map_
 };
 
 }  // namespace omamori::netflow
