@@ -34,6 +34,17 @@ const char* decode_eth_depth(const uint8_t* p, size_t n, PacketInfo& out, Decode
     uint8_t v = p[off] >> 4;
     if (v == 4) return decode_ip_depth(p + off, n - off, out, opt, depth);
     if (v == 6) return decode_ip_depth(p + off, n - off, out, opt, depth);
+    // Ethernet pseudowire (RFC 4448), after an RFC 4385 control word (first nibble 0) when present.
+    if (opt.decapsulate && depth < kMaxDepth) {
+      for (size_t eth : {v == 0 ? off + 4 : off, off}) {
+        if (n < eth + 14) continue;
+        uint16_t inner = load_be16(p + eth + 12);
+        if (inner == kEthIpv4 || inner == kEthIpv6 || inner == kEthVlan || inner == kEthQinQ) {
+          ++out.tunnels;
+          return decode_eth_depth(p + eth, n - eth, out, opt, depth + 1);
+        }
+      }
+    }
     return "mpls payload is not ip";
   }
   if (type == kEthPppoeSession) {
