@@ -5,6 +5,7 @@
 // without a trailing dot. Thread-safe: the list is loaded once.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace omamori {
@@ -13,6 +14,8 @@ namespace omamori {
 // empty view when name is itself a public suffix or not a domain name.
 std::string_view registered_domain(std::string_view name);
 bool is_public_suffix(std::string_view name);
+// Which list is in use: "system file PATH" or "libpsl built-in".
+std::string psl_source();
 // The leftmost label of the registered domain ("example" for
 // "www.example.co.jp"), or empty.
 std::string_view registered_label(std::string_view name);

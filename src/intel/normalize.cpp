@@ -1,45 +1,17 @@
 #include "intel/normalize.hpp"
 
-#include <libpsl.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <strings.h>
 
 #include "core/ip.hpp"
+#include "core/psl.hpp"
 
 namespace omamori::intel {
 
 namespace {
 
-struct Psl {
-  const psl_ctx_t* ctx = nullptr;
-  std::string source;
-  bool owned = false;
-  Psl() {
-    static const char* kFiles[] = {"/usr/share/publicsuffix/public_suffix_list.dafsa",
-                                   "/usr/share/publicsuffix/effective_tld_names.dat"};
-    for (const char* f : kFiles) {
-      if (psl_ctx_t* p = psl_load_file(f)) {
-        ctx = p;
-        owned = true;
-        source = std::string("system file ") + f;
-        return;
-      }
-    }
-    ctx = psl_builtin();
-    source = "libpsl built-in";
-  }
-  ~Psl() {
-    if (owned) psl_free(const_cast<psl_ctx_t*>(ctx));
-  }
-};
-
-const Psl& psl() {
-  static const Psl p;
-  return p;
-}
 
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -113,24 +85,11 @@ std::string bracketed(const IpAddr& a) {
 
 }  // namespace
 
-bool is_public_suffix(std::string_view domain) {
-  char buf[kMaxDomain + 1];
-  if (domain.empty() || domain.size() > kMaxDomain) return false;
-  std::memcpy(buf, domain.data(), domain.size());
-  buf[domain.size()] = 0;
-  return psl_is_public_suffix2(psl().ctx, buf, PSL_TYPE_ANY) != 0;
-}
+bool is_public_suffix(std::string_view domain) { return omamori::is_public_suffix(domain); }
 
-std::string registrable_domain(std::string_view domain) {
-  char buf[kMaxDomain + 1];
-  if (domain.empty() || domain.size() > kMaxDomain) return {};
-  std::memcpy(buf, domain.data(), domain.size());
-  buf[domain.size()] = 0;
-  const char* r = psl_registrable_domain(psl().ctx, buf);
-  return r ? std::string(r) : std::string();
-}
+std::string registrable_domain(std::string_view domain) { return std::string(registered_domain(domain)); }
 
-std::string psl_source() { return psl().source; }
+std::string psl_source() { return omamori::psl_source(); }
 
 size_t lower_name_to(std::string_view in, char* out) {
   if (!in.empty() && in.back() == '.') in.remove_suffix(1);

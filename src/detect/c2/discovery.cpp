@@ -125,7 +125,9 @@ std::vector<Candidate> Discovery::candidates(size_t max) const {
     c.suspected_population = K;
     c.first = d0.first;
     c.last = d0.last;
-    bool popular = static_cast<double>(n) > cfg_.max_popularity * N && n > cfg_.min_suspected;
+    // Popular among the hosts nobody suspects: ordinary services, never candidates.
+    uint32_t clean = n - k;
+    bool popular = static_cast<double>(clean) > cfg_.max_popularity * (N - K) && clean >= cfg_.min_suspected;
     if (k < cfg_.min_suspected || popular || excluded(key)) {
       c.p_value = 1;
     } else {

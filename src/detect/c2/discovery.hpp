@@ -30,7 +30,7 @@ enum class DestKind : uint8_t { AddrPort, Domain, NxDomain };
 std::string_view dest_kind_name(DestKind k);
 
 struct Config {
-  double max_popularity = 0.05;   // destinations contacted by more than this share of hosts are popular
+  double max_popularity = 0.05;   // contacted by more than this share of unsuspected hosts: popular
   uint32_t min_suspected = 3;     // at least this many suspected hosts must share it
   double fdr = 0.01;              // Benjamini-Hochberg false discovery rate
   std::vector<std::string> allow_domains;  // label-wise suffix match

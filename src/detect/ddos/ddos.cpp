@@ -180,12 +180,12 @@ void Detector::account(Entity& e, const Key& k, const FlowRecord& r, const IpAdd
     a.packets += pk;
     a.bytes += by;
     a.flows += 1;
-    a.vectors.add(r, pk);
+    a.vectors.add(r, pk, by);
     a.end = std::max(a.end, r.end);
     add_source(a, peer, s, cfg_.max_sources_per_attack);
     if (above(e, 2, nullptr)) e.last_above = now_;
   } else {
-    e.vec.add(r, pk);
+    e.vec.add(r, pk, by);
     std::string why;
     if (above(e, 1, &why)) start_attack(e, k, why);
   }
@@ -320,8 +320,12 @@ std::string Detector::report_json(const Attack& a, size_t max_sources) const {
   auto& classes = j["packets_by_class"];
   static const char* kCls[kClassCount] = {"tcp_syn", "tcp_synack", "tcp_ack", "tcp_rst", "tcp_other",
                                           "udp", "udp_reflected", "icmp", "fragment", "other"};
-  for (int i = 0; i < kClassCount; ++i)
-    if (a.vectors.packets[static_cast<size_t>(i)]) classes[kCls[i]] = a.vectors.packets[static_cast<size_t>(i)];
+  auto& class_bytes = j["bytes_by_class"];
+  for (int i = 0; i < kClassCount; ++i) {
+    size_t c = static_cast<size_t>(i);
+    if (a.vectors.packets[c]) classes[kCls[i]] = a.vectors.packets[c];
+    if (a.vectors.bytes[c]) class_bytes[kCls[i]] = a.vectors.bytes[c];
+  }
   auto& src = j["sources"];
   src = nlohmann::ordered_json::array();
   for (const auto& [ip, s] : a.top_sources(max_sources)) {

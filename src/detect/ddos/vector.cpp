@@ -51,21 +51,25 @@ Class classify(const FlowRecord& r, int* reflector) {
   }
 }
 
-void VectorCounts::add(const FlowRecord& r, uint64_t n) {
+void VectorCounts::add(const FlowRecord& r, uint64_t n, uint64_t b) {
   int refl;
   Class c = classify(r, &refl);
   packets[c] += n;
-  if (refl >= 0) reflector_packets[static_cast<size_t>(refl)] += n;
+  bytes[c] += b;
+  if (refl >= 0) reflector_bytes[static_cast<size_t>(refl)] += b;
 }
 
 void VectorCounts::merge(const VectorCounts& o) {
-  for (size_t i = 0; i < packets.size(); ++i) packets[i] += o.packets[i];
-  for (size_t i = 0; i < reflector_packets.size(); ++i) reflector_packets[i] += o.reflector_packets[i];
+  for (size_t i = 0; i < packets.size(); ++i) {
+    packets[i] += o.packets[i];
+    bytes[i] += o.bytes[i];
+  }
+  for (size_t i = 0; i < reflector_bytes.size(); ++i) reflector_bytes[i] += o.reflector_bytes[i];
 }
 
 uint64_t VectorCounts::total() const {
   uint64_t t = 0;
-  for (auto p : packets) t += p;
+  for (auto b : bytes) t += b;
   return t;
 }
 
@@ -76,7 +80,7 @@ std::string vector_name(const VectorCounts& c) {
   if (total == 0) return "none";
   // Fragments belong to the (UDP) datagrams they were cut from: an
   // amplification attack with large answers is mostly fragments.
-  auto p = c.packets;
+  auto p = c.bytes;
   uint64_t frag = p[kFragment];
   if (p[kAmplified] > 0 && p[kAmplified] >= p[kUdp]) {
     p[kAmplified] += frag;
@@ -90,7 +94,7 @@ std::string vector_name(const VectorCounts& c) {
     const auto& r = reflectors();
     size_t best = 0;
     for (size_t i = 1; i < r.size(); ++i)
-      if (c.reflector_packets[i] > c.reflector_packets[best]) best = i;
+      if (c.reflector_bytes[i] > c.reflector_bytes[best]) best = i;
     return std::string(r[best].name) + "-amplification";
   };
   int top = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());

@@ -36,17 +36,19 @@ int reflector_index(uint16_t sport);
 // Class of a flow record's packets.
 Class classify(const FlowRecord& r, int* reflector);
 
-// Counters of packets by class and by reflector.
+// Counters of packets and bytes by class, and bytes by reflector.
 struct VectorCounts {
   std::array<uint64_t, kClassCount> packets{};
-  std::array<uint64_t, 24> reflector_packets{};
-  void add(const FlowRecord& r, uint64_t packets);
+  std::array<uint64_t, kClassCount> bytes{};
+  std::array<uint64_t, 24> reflector_bytes{};
+  void add(const FlowRecord& r, uint64_t packets, uint64_t bytes);
   void merge(const VectorCounts& o);
-  uint64_t total() const;
+  uint64_t total() const;  // bytes
 };
 
-// Names the vector: the dominant class (>= 60% of packets, fragments counted
-// with the UDP class they belong to), e.g. "syn-flood", "dns-amplification",
+// Names the vector: the dominant class by volume (>= 60% of bytes, fragments
+// counted with the UDP class they belong to; bytes, because an amplification
+// attack is few large packets among whatever small ones the victim gets), e.g. "syn-flood", "dns-amplification",
 // "synack-reflection", "udp-flood"; otherwise "mixed:" + the classes >= 20%.
 std::string vector_name(const VectorCounts& c);
 

@@ -1,0 +1,87 @@
+#include "analyze/pipeline.hpp"
+
+#include "core/psl.hpp"
+
+namespace omamori {
+
+namespace {
+ddos::Config with_subscribers(ddos::Config c, const std::vector<Prefix>& subs) {
+  if (c.subscribers.empty()) c.subscribers = subs;
+  return c;
+}
+scan::Config with_subscribers(scan::Config c, const std::vector<Prefix>& subs) {
+  if (c.subscribers.empty()) c.subscribers = subs;
+  return c;
+}
+reputation::Config with_subscribers(reputation::Config c, const std::vector<Prefix>& subs) {
+  if (c.subscribers.empty()) c.subscribers = subs;
+  return c;
+}
+}  // namespace
+
+Pipeline::Pipeline(PipelineConfig cfg, std::shared_ptr<const intel::IntelSnapshot> intel)
+    : cfg_(std::move(cfg)),
+      intel_(std::move(intel)),
+      ddos_(with_subscribers(cfg_.ddos, cfg_.subscribers)),
+      scan_(with_subscribers(cfg_.scan, cfg_.subscribers)),
+      c2_(cfg_.c2),
+      meter_(cfg_.meter, *this) {
+  if (intel_) reputation_.emplace(with_subscribers(cfg_.reputation, cfg_.subscribers), intel_);
+  LpmTable<uint8_t>::Builder b;
+  for (const auto& p : cfg_.subscribers) b.add(p, 1);
+  subscribers_ = b.build();
+}
+
+void Pipeline::on_flow(const FlowRecord& r) {
+  ++flows_;
+  if (reputation_) reputation_->on_flow(r);
+  ddos_.on_flow(r);
+  scan_.on_flow(r);
+  if (cfg_.discover_c2 && (cfg_.subscribers.empty() || subscribers_.lookup(r.src)))
+    c2_.add_flow(r.src, r.dst, r.dport, r.proto, r.start);
+}
+
+void Pipeline::on_dns(const DnsEvent& ev) {
+  ++dns_events_;
+  if (reputation_) reputation_->on_dns(ev);
+  if (!cfg_.discover_c2 || !ev.is_response()) return;
+  if (!cfg_.subscribers.empty() && !subscribers_.lookup(ev.client)) return;
+  // Contacts by registered domain: hosts asking for many names of one
+  // domain count once; NXDOMAIN names are kept whole (DGA names differ).
+  std::string_view q = ev.qname();
+  if (q.empty()) return;
+  if (ev.rcode == 3) {
+    c2_.add_contact(ev.client, c2::DestKind::NxDomain, q, ev.time);
+  } else if (ev.rcode == 0) {
+    std::string_view rd = registered_domain(q);
+    c2_.add_contact(ev.client, c2::DestKind::Domain, rd.empty() ? q : rd, ev.time);
+  }
+}
+
+void Pipeline::packet(int linktype, const CapturedPacket& pkt) {
+  ddos_.advance(pkt.ts);
+  meter_.advance(pkt.ts);  // export flows whose timeouts passed, so detectors see them in time
+  meter_.add_packet(linktype, pkt);
+  dns_pcap_.packet(linktype, pkt.data, pkt.caplen, pkt.ts, *this);
+}
+
+void Pipeline::finish() {
+  meter_.flush();
+  dns_pcap_.finish();
+  ddos_.finish();
+  scan_.finish();
+  FindingCollector fc;
+  if (reputation_) reputation_->findings(fc);
+  scan_.findings(fc);
+  ddos_.findings(fc);
+  if (cfg_.discover_c2) {
+    for (const auto& f : fc.findings)
+      if (f.type != finding_type::kDdosTarget && !f.host.empty()) c2_.set_suspected(f.host);
+    candidates_ = c2_.candidates();
+    c2::candidate_findings(candidates_, fc);
+  }
+  findings_ = std::move(fc.findings);
+  verdicts_ = host_verdicts(findings_);
+}
+
+}  // namespace omamori

@@ -1,0 +1,270 @@
+// `omamori analyze`: batch analysis of flow exports, raw traffic and DNS
+// data against threat intelligence and behavioural detectors; prints the
+// findings and a per-host summary.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "analyze/pipeline.hpp"
+#include "cli/common.hpp"
+#include "ingest/dns/reader.hpp"
+#include "ingest/flow_decoder.hpp"
+#include "ingest/pcap/pcap_file.hpp"
+#include "ingest/pcap/udp_stream.hpp"
+#include "intel/feeds/feeds.hpp"
+#include "intel/store_sqlite.hpp"
+
+namespace omamori::cli {
+
+namespace {
+
+struct AnalyzeOptions {
+  std::vector<std::string> pcaps, flow_files, dns_files, feeds, allow_files;
+  std::string db;
+  std::vector<std::string> subscribers, protect, darknet, infrastructure;
+  uint64_t ddos_pps = 0, ddos_bps = 0, ddos_fps = 0;
+  double ddos_end_after = 30;
+  double meter_timeout = 1;
+  uint32_t scan_min_destinations = 64;
+  std::string format = "table";
+  bool no_summary = false;
+  bool no_c2 = false;
+  std::string attack_report;
+  int min_confidence = 0;
+};
+
+std::vector<Prefix> prefixes(const std::vector<std::string>& v, const char* what) {
+  std::vector<Prefix> out;
+  for (const auto& s : v) {
+    auto p = Prefix::parse(s);
+    if (!p) throw CommandError(kUsage, fmt::format("{}: not an address prefix: '{}'", what, s));
+    out.push_back(*p);
+  }
+  return out;
+}
+
+// "[name=]format:path" -> feed config and path.
+intel::FeedConfig feed_spec(const std::string& spec, std::string& path) {
+  intel::FeedConfig cfg;
+  std::string s = spec;
+  auto eq = s.find('=');
+  auto colon = s.find(':');
+  if (eq != std::string::npos && eq < colon) {
+    cfg.name = s.substr(0, eq);
+    s = s.substr(eq + 1);
+    colon = s.find(':');
+  }
+  if (colon == std::string::npos) throw CommandError(kUsage, "--feed wants [NAME=]FORMAT:PATH, got '" + spec + "'");
+  cfg.format = s.substr(0, colon);
+  path = s.substr(colon + 1);
+  if (cfg.format != "plain" && cfg.format != "csv" && cfg.format != "maltrail" && cfg.format != "stix")
+    throw CommandError(kUsage, "--feed format must be plain, csv, maltrail or stix: '" + spec + "'");
+  if (cfg.name.empty()) cfg.name = std::filesystem::path(path).stem().string();
+  return cfg;
+}
+
+std::shared_ptr<const intel::IntelSnapshot> load_intel(const AnalyzeOptions& o, uint64_t& skipped) {
+  if (o.feeds.empty() && o.db.empty()) return nullptr;
+  TimeMs now = now_ms();
+  intel::SnapshotBuilder b;
+  if (!o.db.empty()) {
+    intel::IntelDb db(o.db);
+    db.for_each({}, [&](const intel::Indicator& ind, bool allow) {
+      if (allow)
+        b.add_allow(ind.value, ind.feed);
+      else
+        b.add(ind);
+    });
+  }
+  for (const auto& spec : o.feeds) {
+    std::string path, text, err;
+    auto cfg = feed_spec(spec, path);
+    if (!intel::read_text_file(path, text, err)) throw CommandError(kFailure, err);
+    intel::ParseResult res;
+    if (!intel::parse_feed(text, cfg, std::filesystem::path(path).filename().string(), now, res, err))
+      throw CommandError(kFailure, path + ": " + err);
+    skipped += res.skipped.total();
+    report_errors("feed " + cfg.name, res.skipped, false);
+    for (const auto& ind : res.indicators) b.add(ind);
+  }
+  for (const auto& path : o.allow_files) {
+    std::string text, err;
+    if (!intel::read_text_file(path, text, err)) throw CommandError(kFailure, err);
+    size_t i = 0;
+    while (i < text.size()) {
+      size_t j = text.find('\n', i);
+      if (j == std::string::npos) j = text.size();
+      std::string_view line(text.data() + i, j - i);
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+      if (!line.empty() && line[0] != '#') b.add_allow(line, "allowlist");
+      i = j + 1;
+    }
+  }
+  auto snap = b.build();
+  report_errors("intel", b.rejected(), false);
+  return snap;
+}
+
+void print_findings(const Pipeline& p, const AnalyzeOptions& o) {
+  fmt::memory_buffer b;
+  auto it = std::back_inserter(b);
+  bool json = o.format == "jsonl";
+  if (!json) {
+    fmt::format_to(it, "{:<17} {:<39} {:<24} {:<24} {:>6} {:>4}  {}\n", "type", "host", "first", "last", "events",
+                   "conf", "explanation");
+  }
+  for (const auto& f : p.findings()) {
+    if (f.confidence < o.min_confidence) continue;
+    if (json) {
+      b.append(finding_to_json(f));
+      b.push_back('\n');
+    } else {
+      fmt::format_to(it, "{:<17} {:<39} {:<24} {:<24} {:>6} {:>4}  {}\n", f.type, f.host.empty() ? "-" : f.host.str(),
+                     format_rfc3339(f.first), format_rfc3339(f.last), f.events, f.confidence, f.explanation);
+    }
+  }
+  if (!o.no_summary && !json) {
+    fmt::format_to(it, "\nper-host summary ({} hosts with findings)\n", p.verdicts().size());
+    for (const auto& v : p.verdicts())
+      fmt::format_to(it, "  {:<39} {:<10} score {:>3.0f}  since {}  {}\n", v.host.str(), v.level, v.score,
+                     format_rfc3339(v.first), fmt::join(v.evidence, "; "));
+  } else if (!o.no_summary && json) {
+    for (const auto& v : p.verdicts()) {
+      nlohmann::ordered_json j;
+      j["summary"] = v.host.str();
+      j["level"] = v.level;
+      j["score"] = static_cast<int>(v.score + 0.5);
+      j["first"] = format_rfc3339(v.first);
+      j["last"] = format_rfc3339(v.last);
+      j["findings"] = v.findings;
+      j["evidence"] = v.evidence;
+      j["explanation"] = v.explanation;
+      b.append(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      b.push_back('\n');
+    }
+  }
+  std::fwrite(b.data(), 1, b.size(), stdout);
+  std::fflush(stdout);
+}
+
+void run_analyze(AnalyzeOptions& o) {
+  if (o.pcaps.empty() && o.flow_files.empty() && o.dns_files.empty())
+    throw CommandError(kUsage, "nothing to analyse: give --pcap, --flows or --dns inputs");
+  PipelineConfig cfg;
+  cfg.subscribers = prefixes(o.subscribers, "--subscribers");
+  cfg.c2.infrastructure = prefixes(o.infrastructure, "--infrastructure");
+  cfg.scan.darknet = prefixes(o.darknet, "--darknet");
+  cfg.scan.min_destinations = o.scan_min_destinations;
+  cfg.discover_c2 = !o.no_c2;
+  ddos::Thresholds th = cfg.ddos.default_host;
+  if (o.ddos_pps || o.ddos_bps || o.ddos_fps) th = ddos::Thresholds{o.ddos_pps, o.ddos_bps, o.ddos_fps};
+  auto prot = prefixes(o.protect, "--protect");
+  if (!prot.empty()) cfg.ddos.groups.push_back(ddos::HostGroup{"protected", prot, th, {}});
+  else cfg.ddos.default_host = th;
+  cfg.ddos.end_after_ms = static_cast<TimeMs>(o.ddos_end_after * 1000);
+  cfg.meter.active_timeout_ms = cfg.meter.inactive_timeout_ms = static_cast<TimeMs>(o.meter_timeout * 1000);
+
+  uint64_t feed_skipped = 0;
+  auto snap = load_intel(o, feed_skipped);
+  Pipeline p(cfg, snap);
+  bool read_failed = false;
+  std::string err;
+  for (const auto& path : o.pcaps) {
+    auto f = PcapFile::open(path, err);
+    if (!f) {
+      fmt::print(stderr, "omamori: {}\n", err);
+      read_failed = true;
+      continue;
+    }
+    CapturedPacket pkt;
+    while (f->next(pkt)) p.packet(f->linktype(), pkt);
+    if (!f->error().empty()) {
+      fmt::print(stderr, "omamori: {}\n", f->error());
+      read_failed = true;
+    }
+  }
+  FlowDatagramDecoder dec;
+  UdpExtractor udp;
+  for (const auto& path : o.flow_files) {
+    auto f = PcapFile::open(path, err);
+    if (!f) {
+      fmt::print(stderr, "omamori: {}\n", err);
+      read_failed = true;
+      continue;
+    }
+    CapturedPacket pkt;
+    UdpDatagram d;
+    while (f->next(pkt))
+      if (udp.extract(f->linktype(), pkt.data, pkt.caplen, pkt.ts, d)) dec.decode(d.src, d.ts, d.payload, p);
+  }
+  dec.finish();
+  DnsFileReader dns;
+  for (const auto& path : o.dns_files) {
+    if (!dns.read(path, DnsInputFormat::Auto, p, err)) {
+      fmt::print(stderr, "omamori: {}\n", err);
+      read_failed = true;
+    }
+  }
+  dns.finish();
+  p.finish();
+  print_findings(p, o);
+  if (!o.attack_report.empty()) {
+    std::FILE* out = std::fopen(o.attack_report.c_str(), "w");
+    if (!out) throw CommandError(kFailure, "cannot write " + o.attack_report);
+    for (const auto& a : p.ddos().attacks()) fmt::print(out, "{}\n", p.ddos().report_json(a, 0));
+    std::fclose(out);
+  }
+  uint64_t data_errors = dec.all_errors().total() + dns.error_total() + p.meter().errors().total() + feed_skipped;
+  report_errors("flows", dec.all_errors(), true);
+  report_errors("meter", p.meter().errors(), false);
+  report_errors("dns", dns.pcap_errors(), false);
+  report_errors("dns", dns.dnstap_errors(), false);
+  report_errors("dns", dns.log_errors(), false);
+  if (read_failed)
+    exit_code() = kFailure;
+  else if (data_errors > 0)
+    exit_code() = kDataErrors;
+}
+
+}  // namespace
+
+void register_analyze(CLI::App& app) {
+  auto o = std::make_shared<AnalyzeOptions>();
+  auto* cmd = app.add_subcommand(
+      "analyze", "Analyse flows, raw traffic and DNS data: reputation matches, DDoS, scanning, C&C discovery");
+  cmd->add_option("--pcap", o->pcaps, "Raw traffic captures (pcap/pcapng): metered into flows and parsed for DNS");
+  cmd->add_option("--flows", o->flow_files, "Captures of NetFlow/IPFIX/sFlow exporter traffic");
+  cmd->add_option("--dns", o->dns_files, "DNS data: pcap, dnstap file, BIND/Unbound query logs, Zeek dns.log");
+  cmd->add_option("--feed", o->feeds, "Threat feed file as [NAME=]FORMAT:PATH (FORMAT: plain, csv, maltrail, stix)");
+  cmd->add_option("--db", o->db, "Also use the indicators stored in this intel database");
+  cmd->add_option("--allow", o->allow_files, "Allowlist files (domains, addresses, prefixes; one a line)");
+  cmd->add_option("--subscribers", o->subscribers, "The subscriber address space (prefixes); default: every host");
+  cmd->add_option("--protect", o->protect, "Protected prefixes for DDoS detection; default: every destination");
+  cmd->add_option("--ddos-pps", o->ddos_pps, "DDoS threshold, packets/s per protected host (default 20000)");
+  cmd->add_option("--ddos-bps", o->ddos_bps, "DDoS threshold, bits/s per protected host (default 1e9)");
+  cmd->add_option("--ddos-fps", o->ddos_fps, "DDoS threshold, flows/s per protected host (default 3500)");
+  cmd->add_option("--ddos-end-after", o->ddos_end_after, "Seconds below threshold before an attack ends")
+      ->capture_default_str();
+  cmd->add_option("--darknet", o->darknet, "Unused (darknet) prefixes: traffic to them is suspicious");
+  cmd->add_option("--infrastructure", o->infrastructure,
+                  "Resolvers, NTP servers, CDNs: never C&C candidates (prefixes)");
+  cmd->add_option("--scan-min-destinations", o->scan_min_destinations,
+                  "Distinct IoT-port destinations per 5 minutes that make a scanner")
+      ->capture_default_str();
+  cmd->add_option("--meter-timeout", o->meter_timeout,
+                  "Flow meter active/inactive timeout for --pcap input, seconds (short, so detectors see traffic fast)")
+      ->capture_default_str();
+  cmd->add_option("--attack-report", o->attack_report, "Write one JSON attack report per DDoS attack to this file");
+  cmd->add_option("--min-confidence", o->min_confidence, "Only print findings at least this confident (0-100)");
+  cmd->add_flag("--no-summary", o->no_summary, "Do not print the per-host summary");
+  cmd->add_flag("--no-c2-discovery", o->no_c2, "Do not rank unknown C&C candidates");
+  cmd->add_option("-f,--format", o->format, "Output format: table or jsonl")
+      ->check(CLI::IsMember({"table", "jsonl"}))
+      ->capture_default_str();
+  cmd->callback([o] { run_analyze(*o); });
+}
+
+}  // namespace omamori::cli
