@@ -94,6 +94,10 @@ uint64_t FlowOutputOptions::finish() {
   return n;
 }
 
+void FlowOutputOptions::flush() {
+  if (writer_) writer_->flush();
+}
+
 void report_errors(const std::string& context, const ReasonCounters& c, bool per_source) {
   for (const auto& row : c.snapshot(per_source)) {
     if (row.source.empty())

@@ -49,6 +49,8 @@ struct FlowOutputOptions {
   FlowSink& open();
   // Flushes the writer or prints the aggregation; returns records output.
   uint64_t finish();
+  // Writes out what the record writer has buffered (live output; no-op when aggregating).
+  void flush();
 
  private:
   std::FILE* out_ = nullptr;
