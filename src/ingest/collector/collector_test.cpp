@@ -500,8 +500,10 @@ struct SoftflowdRun {
 // Runs softflowd over a pcap, exporting to 127.0.0.1:port, and parses its statistics.
 SoftflowdRun run_softflowd(const std::string& pcap, uint16_t port, const std::string& version, const fs::path& dir) {
   SoftflowdRun s;
-  std::string cmd = fmt::format("softflowd -d -r '{}' -n 127.0.0.1:{} -v {} -p '{}' -c '{}'", pcap, port, version,
-                                (dir / "softflowd.pid").string(), (dir / "softflowd.ctl").string());
+  // -r implies no control socket; "-c none" keeps it so (softflowd 1.1.0 reads uninitialised poll
+  // results for a control socket given with -r and may block in accept()).
+  std::string cmd = fmt::format("softflowd -d -r '{}' -n 127.0.0.1:{} -v {} -p '{}' -c none", pcap, port, version,
+                                (dir / "softflowd.pid").string());
   int rc = run_cmd(cmd, &s.log);
   EXPECT_EQ(rc, 0) << cmd << "\n" << s.log;
   std::smatch m;
@@ -634,7 +636,7 @@ TEST_P(SoftflowdExport, EveryRecordArrives) {
   ASSERT_TRUE(cap.ready()) << slurp(cap_file + ".log");
 
   SoftflowdRun sf = run_softflowd(pcap, port, version, dir);
-  ASSERT_GT(sf.records, 100u) << sf.log;
+  ASSERT_GT(sf.records, 0u) << sf.log;
   EXPECT_EQ(sf.failures, 0u);
   ASSERT_TRUE(wait_until([&] { return r.col.totals().datagrams >= sf.datagrams; }, 20s)) << r.col.format_stats(true);
   ASSERT_TRUE(wait_until([&] { return r.col.records_output() >= sf.records; }, 10s)) << r.col.format_stats(true);
@@ -672,7 +674,9 @@ TEST_P(SoftflowdExport, EveryRecordArrives) {
 INSTANTIATE_TEST_SUITE_P(
     Real, SoftflowdExport,
     ::testing::Combine(::testing::Values("9", "10"),
-                       ::testing::Values("ddos/amp.TCP.reflection.SYNACK.pcap", "dns/pcap/dns_isp_hijack.pcapng")),
+                       ::testing::Values("ddos/amp.TCP.reflection.SYNACK.pcap",  // 7.8k IPv4 flows
+                                         "ddos/pkt.TCP.synflood.spoofed.pcap",   // 37k flows, table evictions
+                                         "dns/pcap/dns_fragmented.pcap")),
     [](const auto& info) {
       std::string n = std::get<1>(info.param);
       n = n.substr(n.rfind('/') + 1);
