@@ -1,8 +1,8 @@
 // Load generator for the UDP collector benchmark: sends pre-encoded NetFlow v9
-// or IPFIX datagrams (one template, then data sets of ~1400 bytes) with
+// or IPFIX datagrams (or NetFlow v5) (one template, then data sets of ~1400 bytes) with
 // sendmmsg at a controlled record rate, to a loopback address only.
 //
-//   udp_sender --dst 127.0.0.1:PORT --format v9|ipfix --rate RECORDS_PER_S --seconds S
+//   udp_sender --dst 127.0.0.1:PORT --format v9|ipfix|v5 --rate RECORDS_PER_S --seconds S
 //
 // Prints "sent datagrams=N records=M seconds=T records_per_s=R send_errors=E".
 #include <arpa/inet.h>
@@ -142,9 +142,47 @@ std::vector<uint8_t> data_datagram(bool ipfix, unsigned records, std::mt19937_64
   return d;
 }
 
+// NetFlow v5: 24-byte header, 30 records of 48 bytes.
+std::vector<uint8_t> v5_datagram(std::mt19937_64& rng) {
+  std::vector<uint8_t> d;
+  put16(d, 5);
+  put16(d, 30);
+  put32(d, 3600000);
+  put32(d, kUnixSecs);
+  put32(d, 0);
+  put32(d, 0);  // sequence
+  put16(d, 0);  // engine
+  put16(d, 0);  // sampling
+  for (int i = 0; i < 30; ++i) {
+    uint64_t r = rng();
+    put32(d, (100u << 24) | (r & 0xffffff));
+    put32(d, (198u << 24) | (51u << 16) | (r >> 48));
+    put32(d, 0);
+    put16(d, 1 + (r & 7));
+    put16(d, 9);
+    uint32_t pk = 1 + (r >> 32) % 100;
+    put32(d, pk);
+    put32(d, pk * 576);
+    put32(d, 3595000);
+    put32(d, 3599000);
+    put16(d, 1024 + (r >> 24 & 0x7fff));
+    put16(d, 443);
+    put8(d, 0);
+    put8(d, 0x1b);
+    put8(d, 6);
+    put8(d, 0);
+    put16(d, 64500);
+    put16(d, 15169);
+    put8(d, 24);
+    put8(d, 24);
+    put16(d, 0);
+  }
+  return d;
+}
+
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: udp_sender --dst 127.0.0.1:PORT [--format v9|ipfix] [--rate RECORDS_PER_S] [--seconds S] "
+               "usage: udp_sender --dst 127.0.0.1:PORT [--format v9|ipfix|v5] [--rate RECORDS_PER_S] [--seconds S] "
                "[--batch N]\n");
   std::exit(2);
 }
@@ -166,7 +204,7 @@ int main(int argc, char** argv) {
     else usage();
   }
   auto colon = dst.rfind(':');
-  if (colon == std::string::npos || (format != "v9" && format != "ipfix") || rate <= 0 || batch == 0) usage();
+  if (colon == std::string::npos || (format != "v9" && format != "ipfix" && format != "v5") || rate <= 0 || batch == 0) usage();
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(static_cast<uint16_t>(std::atoi(dst.c_str() + colon + 1)));
@@ -175,12 +213,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "udp_sender: --dst must be a 127.0.0.0/8 address\n");
     return 2;
   }
-  bool ipfix = format == "ipfix";
-  const unsigned per = static_cast<unsigned>((1400 - 24) / record_len(ipfix));
+  bool ipfix = format == "ipfix", v5 = format == "v5";
+  const unsigned per = v5 ? 30 : static_cast<unsigned>((1400 - 24) / record_len(ipfix));
   std::mt19937_64 rng(42);
   const size_t kPool = 4096;
   std::vector<std::vector<uint8_t>> pool;
-  for (size_t i = 0; i < kPool; ++i) pool.push_back(data_datagram(ipfix, per, rng));
+  for (size_t i = 0; i < kPool; ++i) pool.push_back(v5 ? v5_datagram(rng) : data_datagram(ipfix, per, rng));
   auto tmpl = template_datagram(ipfix);
 
   int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
@@ -193,7 +231,7 @@ int main(int argc, char** argv) {
   uint64_t seq = 0;
   auto send_one = [&](std::vector<uint8_t>& d) { return ::send(fd, d.data(), d.size(), 0) == ssize_t(d.size()); };
   uint64_t send_errors = 0;
-  if (!send_one(tmpl)) ++send_errors;
+  if (!v5 && !send_one(tmpl)) ++send_errors;
   usleep(20000);  // let the template be decoded first
 
   std::vector<mmsghdr> msgs(batch);
@@ -220,7 +258,10 @@ int main(int argc, char** argv) {
     for (unsigned i = 0; i < n; ++i) {
       auto& d = pool[next++ % kPool];
       // Sequence numbers as a real exporter would count them.
-      if (ipfix) {
+      if (v5) {
+        set32(&d[16], static_cast<uint32_t>(seq));
+        seq += per;
+      } else if (ipfix) {
         set32(&d[8], static_cast<uint32_t>(seq));
         seq += per;
       } else {
@@ -241,7 +282,7 @@ int main(int argc, char** argv) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("sent datagrams=%llu records=%llu seconds=%.3f records_per_s=%.0f send_errors=%llu\n",
-              static_cast<unsigned long long>(sent + 1), static_cast<unsigned long long>(sent * per), secs,
+              static_cast<unsigned long long>(sent + (v5 ? 0 : 1)), static_cast<unsigned long long>(sent * per), secs,
               sent * per / secs, static_cast<unsigned long long>(send_errors));
   ::close(fd);
   return 0;

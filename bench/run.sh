@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Runs every omamori benchmark side by side with its peer on the same input,
+# prints the figures and ratios, and keeps them in bench/results/ (gitignored).
+#
+#   bench/run.sh [read|collector|lpm ...]      (default: all three)
+#
+# Environment:
+#   BENCH_REPEAT   replays of the export captures in the big pcap (default 3000)
+#   BENCH_SECONDS  seconds per collector trial (default 3)
+#   BENCH_RATES    record rates the collector is tried at, lowest first
+#                  (default "250000 500000 750000 1000000 1250000 1500000 2000000 3000000")
+#   BENCH_FORMAT   v9, ipfix or v5 for the collector load (default v9)
+# Not a test: nothing here asserts a timing. Needs the packages of
+# scripts/packages.txt (pmacct for nfacctd, libbenchmark-dev).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+work="$top/bench/work"
+results="$top/bench/results"
+mkdir -p "$work" "$results"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out="$results/run-$stamp.txt"
+what=("$@")
+[ ${#what[@]} -eq 0 ] && what=(read collector lpm)
+want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
+
+exec > >(tee "$out") 2>&1
+
+echo "== omamori benchmarks, $stamp"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, kernel $(uname -r)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
+echo "git: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+echo "== build (Release, OMAMORI_BENCH=ON)"
+cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOMAMORI_BENCH=ON >/dev/null
+ninja -C "$top/build" -j"${NINJA_JOBS:-2}" omamori lpm_bench udp_sender make_export_pcap >/dev/null
+omamori="$top/build/src/cli/omamori"
+bench="$top/build/bench"
+
+# ---------------------------------------------------------------------------
+# 1. omamori flows read vs nfacctd (pcap_savefile, print plugin), same pcap.
+if want read; then
+  echo
+  echo "== 1. flows read vs pmacct nfacctd on the same export pcap"
+  command -v nfacctd >/dev/null || { echo "nfacctd missing (apt-get install pmacct)"; exit 1; }
+  P=${OMAMORI_SHARED_DATA:-$top/../shared/data}/flows
+  [ -d "$P" ] || P=/work/shared/data/flows
+  A=$P/akvorado/netflow
+  M=$P/pmacct
+  # Groups: files replayed in order under their own exporter addresses.
+  groups=(
+    "$M/100-IPFIXv10-CISCO/traffic-00.pcap"
+    "$M/101-NFv9-CISCO-cust_primitives/traffic-00.pcap"
+    "$M/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap"
+    "$M/110-IPFIXv10-NFv9-multiple-sources/traffic-00.pcap,$M/110-IPFIXv10-NFv9-multiple-sources/traffic-01.pcap,$M/110-IPFIXv10-NFv9-multiple-sources/traffic-02.pcap"
+    "$M/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00.pcap,$M/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01.pcap"
+    "$A/nfv5.pcap"
+    "$A/data+templates.pcap"
+    "$A/template.pcap,$A/data.pcap"
+    "$A/datalink-template.pcap,$A/datalink-data.pcap"
+    "$A/ethernet-over-mpls-with-control-word-template.pcap,$A/ethernet-over-mpls-with-control-word-data.pcap"
+    "$A/icmp-template.pcap,$A/icmp-data.pcap"
+    "$A/ipfix-srv6-template.pcap,$A/ipfix-srv6-data.pcap"
+    "$A/ipfixprobe-templates.pcap,$A/ipfixprobe-data.pcap"
+    "$A/juniper-cpid-template.pcap,$A/juniper-cpid-data.pcap"
+    "$A/mpls.pcap"
+    "$A/multiplesamplingrates-template.pcap,$A/multiplesamplingrates-options-template.pcap,$A/multiplesamplingrates-options-data.pcap,$A/multiplesamplingrates-data.pcap"
+    "$A/nat.pcap"
+    "$A/options-template.pcap,$A/options-data.pcap"
+    "$A/physicalinterfaces.pcap"
+    "$A/samplingrate-template.pcap,$A/samplingrate-data.pcap"
+  )
+  repeat=${BENCH_REPEAT:-3000}
+  big="$work/export-x$repeat.pcap"
+  small="$work/export-x1.pcap"
+  [ -s "$big" ] || "$bench/make_export_pcap" "$big" "$repeat" "${groups[@]}" >/dev/null
+  "$bench/make_export_pcap" "$small" 1 "${groups[@]}" >/dev/null
+  echo "input: $(basename "$big"): $(du -m "$big" | cut -f1) MB, the real captures of flows/pmacct and flows/akvorado/netflow replayed $repeat times"
+
+  nfacctd_run() {  # pcap, tag -> prints wall seconds; output in $work/nfacctd-$tag.csv
+    local conf="$work/nfacctd-$2.conf"
+    cat >"$conf" <<EOF
+daemonize: false
+pcap_savefile: $1
+plugins: print[p]
+aggregate[p]: src_host, dst_host, src_port, dst_port, proto
+print_output[p]: csv
+print_output_file[p]: $work/nfacctd-$2.csv
+print_refresh_time[p]: 86400
+plugin_pipe_size[p]: 102400000
+plugin_buffer_size[p]: 1024000
+EOF
+    rm -f "$work/nfacctd-$2.csv"
+    /usr/bin/time -f "%e" -o "$work/nfacctd-$2.time" nfacctd -f "$conf" >"$work/nfacctd-$2.log" 2>&1
+    tail -1 "$work/nfacctd-$2.time"
+  }
+  omamori_run() {  # pcap, tag -> prints "wall user records"
+    /usr/bin/time -f "%e %U" -o "$work/omamori-$2.time" "$omamori" flows read "$1" --stats \
+      --aggregate src,dst,sport,dport,proto --format csv -o "$work/omamori-$2.csv" 2>"$work/omamori-$2.log" || true
+    local recs
+    recs=$(grep -o 'datagrams [0-9]* records [0-9]*' "$work/omamori-$2.log" | awk '{print $4}' | head -1)
+    echo "$(tail -1 "$work/omamori-$2.time") ${recs:-0}"
+  }
+
+  read -r o_small_wall o_small_user o_small_recs <<<"$(omamori_run "$small" small)"
+  read -r o_wall o_user o_recs <<<"$(omamori_run "$big" big)"
+  n_small_wall=$(nfacctd_run "$small" small)
+  n_wall=$(nfacctd_run "$big" big)
+  recs=$o_recs
+  per_rep=$o_small_recs
+  echo "records decoded by omamori: $o_recs ($per_rep per replay); decode errors/notes in $work/omamori-big.log"
+  sums() { awk -F, 'NR>1 {p+=$(NF-1); b+=$NF} END {printf "%d packets %d bytes", p, b}' "$1"; }
+  # Cross-check: the same traffic totals from both tools.
+  # Cross-check: the same traffic totals from both tools (last two CSV columns: packets, bytes).
+  echo "totals: nfacctd $(sums "$work/nfacctd-big.csv"), $(($(wc -l <"$work/nfacctd-big.csv") - 1)) keys; omamori $(sums "$work/omamori-big.csv"), $(($(wc -l <"$work/omamori-big.csv") - 1)) keys"
+  python3 - "$recs" "$o_wall" "$o_user" "$o_small_wall" "$n_wall" "$n_small_wall" <<'PY'
+import sys
+recs, o_wall, o_user, o_small, n_wall, n_small = (float(x) for x in sys.argv[1:])
+o_rate = recs / o_wall if o_wall > 0 else 0
+o_cpu_rate = recs / o_user if o_user > 0 else 0
+n_rate = recs / n_wall if n_wall > 0 else 0
+n_net = n_wall - n_small
+n_net_rate = recs / n_net if n_net > 0 else float("inf")
+print(f"omamori flows read: {o_wall:.2f} s wall ({o_user:.2f} s user): {o_rate/1e6:.2f} M records/s wall, {o_cpu_rate/1e6:.2f} M records/s per CPU second")
+print(f"nfacctd:            {n_wall:.2f} s wall: {n_rate/1e6:.3f} M records/s; without its fixed start/stop time ({n_small:.2f} s on a 1-replay pcap): {n_net_rate/1e6:.3f} M records/s")
+print(f"ratio omamori/nfacctd: {o_rate/n_rate:.1f}x (wall), {o_rate/n_net_rate:.1f}x (nfacctd net of start/stop)")
+print(f"goals: >= 10x nfacctd: {'met' if o_rate >= 10*n_net_rate else 'NOT met'}; >= 5 M records/s on one core: {'met' if o_rate >= 5e6 else 'NOT met'}")
+PY
+fi
+
+# ---------------------------------------------------------------------------
+# 2. The UDP collector's drop-free rate on loopback, one worker.
+if want collector; then
+  echo
+  echo "== 2. flows collect: highest drop-free record rate on loopback, 1 worker"
+  secs=${BENCH_SECONDS:-3}
+  fmt=${BENCH_FORMAT:-v9}
+  rates=${BENCH_RATES:-"250000 500000 750000 1000000 1250000 1500000 2000000 3000000"}
+  best=0
+  for rate in $rates; do
+    log="$work/collect-$rate.log"
+    "$omamori" flows collect --listen 127.0.0.1:0 --workers 1 --duration $((secs + 2)) --stats-interval 3600 \
+      --aggregate proto -o /dev/null 2>"$log" &
+    cpid=$!
+    port=""
+    for _ in $(seq 100); do
+      port=$(grep -o 'listening 127.0.0.1:0->[0-9]*' "$log" | sed 's/.*->//' || true)
+      [ -n "$port" ] && break
+      sleep 0.05
+    done
+    [ -n "$port" ] || { echo "collector did not start: $(cat "$log")"; kill "$cpid"; exit 1; }
+    sent=$("$bench/udp_sender" --dst "127.0.0.1:$port" --format "$fmt" --rate "$rate" --seconds "$secs")
+    wait "$cpid" || true
+    final=$(grep 'collector: up=' "$log" | tail -1)
+    get() { echo "$1" | grep -o "$2=[0-9]*" | head -1 | cut -d= -f2; }
+    s_dg=$(get "$sent" datagrams); s_rec=$(get "$sent" records); s_rate=$(get "$sent" records_per_s)
+    c_dg=$(get "$final" datagrams); c_rec=$(get "$final" records)
+    kd=$(get "$final" kernel_drops); qd=$(get "$final" queue_full_drops); de=$(get "$final" decode_errors)
+    ok=no
+    if [ "$c_dg" = "$s_dg" ] && [ "$c_rec" = "$s_rec" ] && [ "$kd" = 0 ] && [ "$qd" = 0 ] && [ "$de" = 0 ]; then ok=yes; fi
+    printf "target %8d rec/s: sent %9d records (%8d rec/s achieved) received %9d, kernel drops %d, queue drops %d, decode errors %d: %s\n" \
+      "$rate" "$s_rec" "$s_rate" "$c_rec" "$kd" "$qd" "$de" "$( [ $ok = yes ] && echo drop-free || echo LOSS)"
+    if [ $ok = yes ]; then best=$s_rate; else break; fi
+  done
+  echo "highest drop-free rate: $best records/s ($fmt, ~1400-byte datagrams, one worker; goal 1000000: $( [ "$best" -ge 1000000 ] && echo met || echo 'NOT met'))"
+fi
+
+# ---------------------------------------------------------------------------
+# 3. LPM table with the full ASN tables.
+if want lpm; then
+  echo
+  echo "== 3. LPM table: full ../shared/data/asn tables (IPv4 2014, IPv6 2015)"
+  "$bench/lpm_bench" --benchmark_min_time=1 --benchmark_out="$results/lpm-$stamp.json" --benchmark_out_format=json \
+    2>&1 | grep -v '^\*\*\*WARNING'
+fi
+echo
+echo "results: $out"
