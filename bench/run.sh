@@ -74,7 +74,6 @@ if want read; then
   small="$work/export-x1.pcap"
   [ -s "$big" ] || "$bench/make_export_pcap" "$big" "$repeat" "${groups[@]}" >/dev/null
   "$bench/make_export_pcap" "$small" 1 "${groups[@]}" >/dev/null
-  echo "input: $(basename "$big"): $(du -m "$big" | cut -f1) MB, the real captures of flows/pmacct and flows/akvorado/netflow replayed $repeat times"
 
   nfacctd_run() {  # pcap, tag -> prints wall seconds; output in $work/nfacctd-$tag.csv
     local conf="$work/nfacctd-$2.conf"
@@ -90,41 +89,74 @@ plugin_pipe_size[p]: 102400000
 plugin_buffer_size[p]: 1024000
 EOF
     rm -f "$work/nfacctd-$2.csv"
-    /usr/bin/time -f "%e" -o "$work/nfacctd-$2.time" nfacctd -f "$conf" >"$work/nfacctd-$2.log" 2>&1
+    /usr/bin/time -f "%e %U %S" -o "$work/nfacctd-$2.time" nfacctd -f "$conf" >"$work/nfacctd-$2.log" 2>&1
     tail -1 "$work/nfacctd-$2.time"
   }
-  omamori_run() {  # pcap, tag -> prints "wall user records"
-    /usr/bin/time -f "%e %U" -o "$work/omamori-$2.time" "$omamori" flows read "$1" --stats \
+  omamori_run() {  # pcap, tag -> prints "wall user sys records"
+    /usr/bin/time -f "%e %U %S" -o "$work/omamori-$2.time" "$omamori" flows read "$1" --stats \
       --aggregate src,dst,sport,dport,proto --format csv -o "$work/omamori-$2.csv" 2>"$work/omamori-$2.log" || true
     local recs
     recs=$(grep -o 'datagrams [0-9]* records [0-9]*' "$work/omamori-$2.log" | awk '{print $4}' | head -1)
     echo "$(tail -1 "$work/omamori-$2.time") ${recs:-0}"
   }
 
-  read -r o_small_wall o_small_user o_small_recs <<<"$(omamori_run "$small" small)"
-  read -r o_wall o_user o_recs <<<"$(omamori_run "$big" big)"
-  n_small_wall=$(nfacctd_run "$small" small)
-  n_wall=$(nfacctd_run "$big" big)
-  recs=$o_recs
-  per_rep=$o_small_recs
-  echo "records decoded by omamori: $o_recs ($per_rep per replay); decode errors/notes in $work/omamori-big.log"
-  sums() { awk -F, 'NR>1 {p+=$(NF-1); b+=$NF} END {printf "%d packets %d bytes", p, b}' "$1"; }
-  # Cross-check: the same traffic totals from both tools.
-  # Cross-check: the same traffic totals from both tools (last two CSV columns: packets, bytes).
-  echo "totals: nfacctd $(sums "$work/nfacctd-big.csv"), $(($(wc -l <"$work/nfacctd-big.csv") - 1)) keys; omamori $(sums "$work/omamori-big.csv"), $(($(wc -l <"$work/omamori-big.csv") - 1)) keys"
-  python3 - "$recs" "$o_wall" "$o_user" "$o_small_wall" "$n_wall" "$n_small_wall" <<'PY'
+  compare() {  # big pcap, small (1-replay) pcap, tag
+    echo
+    echo "input $3: $(basename "$1"), $(du -m "$1" | cut -f1) MB"
+    local big=$1 small=$2
+    read -r o_small_wall o_small_user o_small_sys o_small_recs <<<"$(omamori_run "$small" "$3-small")"
+    read -r o_wall o_user o_sys o_recs <<<"$(omamori_run "$big" "$3-big")"
+    read -r n_small_wall n_small_user n_small_sys <<<"$(nfacctd_run "$small" "$3-small")"
+    read -r n_wall n_user n_sys <<<"$(nfacctd_run "$big" "$3-big")"
+    recs=$o_recs
+    per_rep=$o_small_recs
+    echo "records decoded by omamori: $o_recs ($per_rep per replay); decode errors/notes in $work/omamori-$3-big.log"
+    sums() { awk -F, 'NR>1 {p+=$(NF-1); b+=$NF} END {printf "%d packets %d bytes", p, b}' "$1"; }
+    # Cross-check: the same traffic totals from both tools (last two CSV columns: packets, bytes).
+    echo "totals: nfacctd $(sums "$work/nfacctd-$3-big.csv"), $(($(wc -l <"$work/nfacctd-$3-big.csv") - 1)) keys; omamori $(sums "$work/omamori-$3-big.csv"), $(($(wc -l <"$work/omamori-$3-big.csv") - 1)) keys"
+    python3 - "$recs" "$o_wall" "$o_user" "$o_sys" "$n_wall" "$n_user" "$n_sys" "$n_small_wall" "$n_small_user" "$n_small_sys" <<'PY'
 import sys
-recs, o_wall, o_user, o_small, n_wall, n_small = (float(x) for x in sys.argv[1:])
-o_rate = recs / o_wall if o_wall > 0 else 0
-o_cpu_rate = recs / o_user if o_user > 0 else 0
-n_rate = recs / n_wall if n_wall > 0 else 0
-n_net = n_wall - n_small
-n_net_rate = recs / n_net if n_net > 0 else float("inf")
-print(f"omamori flows read: {o_wall:.2f} s wall ({o_user:.2f} s user): {o_rate/1e6:.2f} M records/s wall, {o_cpu_rate/1e6:.2f} M records/s per CPU second")
-print(f"nfacctd:            {n_wall:.2f} s wall: {n_rate/1e6:.3f} M records/s; without its fixed start/stop time ({n_small:.2f} s on a 1-replay pcap): {n_net_rate/1e6:.3f} M records/s")
-print(f"ratio omamori/nfacctd: {o_rate/n_rate:.1f}x (wall), {o_rate/n_net_rate:.1f}x (nfacctd net of start/stop)")
-print(f"goals: >= 10x nfacctd: {'met' if o_rate >= 10*n_net_rate else 'NOT met'}; >= 5 M records/s on one core: {'met' if o_rate >= 5e6 else 'NOT met'}")
+recs, o_wall, o_user, o_sys, n_wall, n_user, n_sys, ns_wall, ns_user, ns_sys = (float(x) for x in sys.argv[1:])
+def rate(t): return recs / t if t > 0 else float("inf")
+o_cpu = o_user + o_sys
+n_cpu = (n_user + n_sys) - (ns_user + ns_sys)
+n_net = n_wall - ns_wall
+print(f"omamori flows read: {o_wall:.2f} s wall, {o_cpu:.2f} s CPU (user {o_user:.2f} + sys {o_sys:.2f}): "
+      f"{rate(o_wall)/1e6:.2f} M records/s wall, {rate(o_cpu)/1e6:.2f} M records/s per CPU second")
+print(f"nfacctd:            {n_wall:.2f} s wall, {n_user + n_sys:.2f} s CPU; minus its fixed start/stop "
+      f"({ns_wall:.2f} s wall, {ns_user + ns_sys:.2f} s CPU on a 1-replay pcap): "
+      f"{rate(n_net)/1e6:.3f} M records/s wall, {rate(n_cpu)/1e6:.3f} M records/s per CPU second")
+print(f"ratio omamori/nfacctd: {rate(o_wall)/rate(n_net):.1f}x wall (nfacctd net of start/stop), "
+      f"{rate(o_cpu)/rate(n_cpu):.1f}x per CPU second; {rate(o_wall)/rate(n_wall):.1f}x raw wall")
+print(f"goals: >= 10x nfacctd: {'met' if rate(o_wall) >= 10*rate(n_net) else 'NOT met'} (wall); "
+      f">= 5 M records/s on one core: {'met' if rate(o_cpu) >= 5e6 else 'NOT met'} (per CPU second)")
 PY
+
+  }
+
+  echo "A = the real captures of flows/pmacct and flows/akvorado/netflow (few records per datagram), replayed $repeat times"
+  compare "$big" "$small" A
+
+  # B: a real exporter's output at full datagrams: softflowd's NetFlow v9 export of the ddos SYN flood
+  # (37k flows, ~30 records per datagram), captured on lo once, then replayed.
+  sfcap="$work/softflowd-synflood-v9.pcapng"
+  if [ ! -s "$sfcap" ]; then
+    sfport=39155
+    "$omamori" flows collect --listen 127.0.0.1:$sfport --duration 30 -a proto -o /dev/null 2>/dev/null &
+    sink=$!
+    dumpcap -q -i lo -f "udp dst port $sfport" -w "$sfcap" 2>/dev/null &
+    dc=$!
+    sleep 3
+    softflowd -d -r "$P/../ddos/pkt.TCP.synflood.spoofed.pcap" -n 127.0.0.1:$sfport -v 9 -c none >/dev/null
+    sleep 2
+    kill "$dc" "$sink"; wait "$dc" "$sink" 2>/dev/null || true
+  fi
+  repeat_b=${BENCH_REPEAT_B:-$(( repeat / 20 + 1 ))}
+  "$bench/make_export_pcap" "$work/softflowd-x$repeat_b.pcap" "$repeat_b" "$sfcap" >/dev/null
+  "$bench/make_export_pcap" "$work/softflowd-x1.pcap" 1 "$sfcap" >/dev/null
+  echo
+  echo "B = softflowd's NetFlow v9 export of ddos/pkt.TCP.synflood.spoofed.pcap (full ~1400-byte datagrams), replayed $repeat_b times"
+  compare "$work/softflowd-x$repeat_b.pcap" "$work/softflowd-x1.pcap" B
 fi
 
 # ---------------------------------------------------------------------------
