@@ -530,7 +530,7 @@ void Collector::worker_main(Worker& w) {
   w.done.store(true, std::memory_order_release);
 }
 
-bool Collector::save_merged_templates(std::string& err) {
+bool Collector::save_merged_templates(bool remove_parts, std::string& err) {
   if (cfg_.templates.empty() || workers_.size() <= 1) return true;
   NetflowDecoder merged(cfg_.netflow);
   size_t loaded = 0;
@@ -542,7 +542,9 @@ bool Collector::save_merged_templates(std::string& err) {
   }
   if (loaded == 0) return true;
   if (!merged.save_templates(cfg_.templates, err)) return false;
-  for (const auto& w : workers_) std::filesystem::remove(w->template_path, ec);
+  // Parts stay until the end: a stopping worker may be writing its last one while we merge.
+  if (remove_parts)
+    for (const auto& w : workers_) std::filesystem::remove(w->template_path, ec);
   return true;
 }
 
@@ -586,7 +588,7 @@ void Collector::run(FlowSink& sink, std::FILE* stats_out) {
       if (w->saved_gen.load(std::memory_order_acquire) != gen && !w->done.load(std::memory_order_acquire)) return;
     merged_gen = gen;
     std::string err;
-    if (!save_merged_templates(err)) spdlog::warn("collector: merging template state failed: {}", err);
+    if (!save_merged_templates(false, err)) spdlog::warn("collector: merging template state failed: {}", err);
   };
 
   for (;;) {
@@ -633,7 +635,7 @@ void Collector::run(FlowSink& sink, std::FILE* stats_out) {
   output_.store(out, std::memory_order_relaxed);
   if (workers_.size() > 1 && !cfg_.templates.empty()) {
     std::string err;
-    if (!save_merged_templates(err)) spdlog::warn("collector: merging template state failed: {}", err);
+    if (!save_merged_templates(true, err)) spdlog::warn("collector: merging template state failed: {}", err);
   }
   if (idle_hook_) idle_hook_();
 }

@@ -125,7 +125,7 @@ class Collector {
 
  private:
   void worker_main(Worker& w);
-  bool save_merged_templates(std::string& err);
+  bool save_merged_templates(bool remove_parts, std::string& err);
 
   CollectorConfig cfg_;
   std::vector<ListenAddress> addrs_;

@@ -718,6 +718,7 @@ void persistence_case(unsigned workers, const std::string& version) {
     // First run: a real exporter teaches the collector its templates; they are saved at stop.
     auto cfg = local_config(workers);
     cfg.templates = tfile;
+    cfg.template_save_interval = 0.3;
     Running r(cfg);
     ASSERT_TRUE(r.start());
     auto cap_file = (dir / "lo.pcapng").string();
@@ -727,6 +728,14 @@ void persistence_case(unsigned workers, const std::string& version) {
     ASSERT_TRUE(wait_until([&] { return r.col.records_output() >= sf.records; }, 20s)) << r.col.format_stats(true);
     wait_until([&] { return datagrams_in(cap_file, r.port()).size() >= sf.datagrams; }, 10s);
     cap.stop();
+    // Saved periodically while running (merged from the workers' parts when there are several).
+    auto after = fs::file_time_type::clock::now();
+    EXPECT_TRUE(wait_until(
+        [&] {
+          std::error_code ec;
+          return fs::exists(tfile, ec) && fs::last_write_time(tfile, ec) > after;
+        },
+        10s));
     r.stop();
     EXPECT_EQ(r.col.totals().decode_errors, 0u);
     ds = datagrams_in(cap_file, r.port());
