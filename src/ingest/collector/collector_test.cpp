@@ -27,6 +27,7 @@
 #include <tuple>
 
 #include "core/bytes.hpp"
+#include "ingest/collector/spsc_queue.hpp"
 #include "ingest/flow_decoder.hpp"
 #include "ingest/pcap/pcap_file.hpp"
 #include "ingest/pcap/udp_stream.hpp"
@@ -229,6 +230,45 @@ std::map<FlowKey, Sums> by_key(const std::vector<FlowRecord>& rs) {
     s.bytes += r.bytes;
   }
   return m;
+}
+
+// ---------------------------------------------------------------- the SPSC queue
+
+TEST(SpscQueue, DeliversEverySlotInOrderAcrossThreads) {
+  struct Slot {
+    uint32_t n;
+    uint32_t v[15];
+  };
+  SpscQueue<Slot> q(6);
+  EXPECT_EQ(q.capacity(), 8u);
+  const uint32_t kN = 300000;
+  std::thread producer([&] {
+    for (uint32_t i = 0; i < kN; ++i) {
+      Slot* s;
+      while (!(s = q.producer_slot())) std::this_thread::yield();
+      s->n = i;
+      for (auto& x : s->v) x = i * 7;
+      q.push();
+    }
+  });
+  uint32_t bad = 0;
+  for (uint32_t i = 0; i < kN; ++i) {
+    Slot* s;
+    while (!(s = q.front())) std::this_thread::yield();
+    bad += s->n != i;
+    for (auto x : s->v) bad += x != i * 7;
+    q.pop();
+  }
+  producer.join();
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(q.front(), nullptr);
+  // Full: capacity slots can be published, no more.
+  for (size_t i = 0; i < q.capacity(); ++i) {
+    ASSERT_NE(q.producer_slot(), nullptr);
+    q.push();
+  }
+  EXPECT_EQ(q.producer_slot(), nullptr);
+  EXPECT_EQ(q.size(), q.capacity());
 }
 
 // ---------------------------------------------------------------- listen addresses
