@@ -79,6 +79,10 @@ FlowSink& FlowOutputOptions::open() {
   return *filtering_;
 }
 
+void FlowOutputOptions::flush() {
+  if (writer_) writer_->flush();
+}
+
 uint64_t FlowOutputOptions::finish() {
   uint64_t n = 0;
   if (writer_) {
@@ -92,10 +96,6 @@ uint64_t FlowOutputOptions::finish() {
   if (out_ && out_ != stdout) std::fclose(out_);
   out_ = nullptr;
   return n;
-}
-
-void FlowOutputOptions::flush() {
-  if (writer_) writer_->flush();
 }
 
 void report_errors(const std::string& context, const ReasonCounters& c, bool per_source) {

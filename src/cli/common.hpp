@@ -49,7 +49,7 @@ struct FlowOutputOptions {
   FlowSink& open();
   // Flushes the writer or prints the aggregation; returns records output.
   uint64_t finish();
-  // Writes out what the record writer has buffered (live output; no-op when aggregating).
+  // Writes out records buffered so far (live inputs); no-op when aggregating.
   void flush();
 
  private:
@@ -67,5 +67,8 @@ void report_errors(const std::string& context, const ReasonCounters& c, bool per
 
 // Each command group registers its subcommands.
 void register_flows(CLI::App& app);
+void register_intel(CLI::App& app);
+void register_dns(CLI::App& app);
+void register_analyze(CLI::App& app);
 
 }  // namespace omamori::cli

@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { omamori::setup_logging(log_level); });
 
   register_flows(app);
+  register_intel(app);
+  register_dns(app);
+  register_analyze(app);
 
   try {
     app.parse(argc, argv);

@@ -29,8 +29,18 @@ class ReasonCounters {
   void add(const char* reason, uint64_t n = 1) { by_reason_[reason] += n; }
   void add(const IpAddr& source, const char* reason, uint64_t n = 1) {
     by_reason_[reason] += n;
+    // Sources come from untrusted input (spoofed senders, sFlow agent fields):
+    // past kMaxSourceRows (source, reason) pairs, new pairs count under the
+    // unspecified source "::" so that memory stays bounded.
+    if (by_source_.size() >= kMaxSourceRows) {
+      auto it = by_source_.find({source, reason});
+      if (it == by_source_.end()) it = by_source_.try_emplace({IpAddr{}, reason}, 0).first;
+      it->second += n;
+      return;
+    }
     by_source_[{source, reason}] += n;
   }
+  static constexpr size_t kMaxSourceRows = 65536;
   uint64_t count(std::string_view reason) const;
   uint64_t total() const;
   std::vector<Row> snapshot(bool per_source) const;

@@ -7,7 +7,7 @@ namespace omamori {
 namespace {
 
 constexpr uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86DD, kEthVlan = 0x8100, kEthQinQ = 0x88A8,
-                   kEthQinQOld = 0x9100, kEthMpls = 0x8847, kEthMplsMc = 0x8848;
+                   kEthQinQOld = 0x9100, kEthMpls = 0x8847, kEthMplsMc = 0x8848, kEthPppoeSession = 0x8864;
 constexpr int kMaxDepth = 4;  // nested encapsulations we follow
 
 const char* decode_ip_depth(const uint8_t* p, size_t n, PacketInfo& out, DecodeOptions opt, int depth);
@@ -34,7 +34,26 @@ const char* decode_eth_depth(const uint8_t* p, size_t n, PacketInfo& out, Decode
     uint8_t v = p[off] >> 4;
     if (v == 4) return decode_ip_depth(p + off, n - off, out, opt, depth);
     if (v == 6) return decode_ip_depth(p + off, n - off, out, opt, depth);
+    // Ethernet pseudowire (RFC 4448), after an RFC 4385 control word (first nibble 0) when present.
+    if (opt.decapsulate && depth < kMaxDepth) {
+      for (size_t eth : {v == 0 ? off + 4 : off, off}) {
+        if (n < eth + 14) continue;
+        uint16_t inner = load_be16(p + eth + 12);
+        if (inner == kEthIpv4 || inner == kEthIpv6 || inner == kEthVlan || inner == kEthQinQ) {
+          ++out.tunnels;
+          return decode_eth_depth(p + eth, n - eth, out, opt, depth + 1);
+        }
+      }
+    }
     return "mpls payload is not ip";
+  }
+  if (type == kEthPppoeSession) {
+    // PPPoE session header (RFC 2516, 6 bytes), then the 2-byte PPP protocol: 0x0021 IPv4, 0x0057 IPv6.
+    if (n < off + 8) return "truncated pppoe header";
+    uint16_t ppp = load_be16(p + off + 6);
+    off += 8;
+    if (ppp == 0x0021 || ppp == 0x0057) return decode_ip_depth(p + off, n - off, out, opt, depth);
+    return "not ip";  // LCP, IPCP, ... control traffic
   }
   if (type == kEthIpv4 || type == kEthIpv6) return decode_ip_depth(p + off, n - off, out, opt, depth);
   return "not ip";

@@ -2,7 +2,7 @@
 //
 // Used wherever omamori sees raw packets: pcap files of exporter traffic,
 // sFlow raw-header samples, the flow meter, DNS in pcaps. Handles Ethernet,
-// 802.1Q/QinQ VLAN tags, MPLS label stacks, Linux cooked captures, raw IP,
+// 802.1Q/QinQ VLAN tags, MPLS label stacks, PPPoE sessions, Linux cooked captures, raw IP,
 // BSD loopback, IPv4 (options, fragments), IPv6 (extension headers, fragment
 // header), and optionally decapsulates GRE, IP-in-IP and VXLAN to the inner
 // packet. Never reads past `caplen`; every failure has a reason string.

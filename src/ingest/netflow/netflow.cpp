@@ -1,21 +1,60 @@
-// Placeholder until the decoder lands: counts every datagram as unsupported.
+// NetflowDecoder: version dispatch, hold-store expiry, statistics.
 #include "ingest/netflow/netflow.hpp"
 
+#include "core/bytes.hpp"
+#include "ingest/netflow/impl.hpp"
+#include "ingest/netflow/reasons.hpp"
+
 namespace omamori {
-struct NetflowDecoder::Impl {
-  NetflowConfig cfg;
-  ReasonCounters errors;
-  NetflowStats stats;
-};
-NetflowDecoder::NetflowDecoder(NetflowConfig cfg) : impl_(std::make_unique<Impl>()) { impl_->cfg = cfg; }
-NetflowDecoder::~NetflowDecoder() = default;
-void NetflowDecoder::decode(const IpAddr& exporter, TimeMs, std::span<const uint8_t>, FlowSink&) {
-  ++impl_->stats.datagrams;
-  impl_->errors.add(exporter, "netflow decoder not built");
+
+NetflowDecoder::NetflowDecoder(NetflowConfig cfg) : impl_(std::make_unique<Impl>()) {
+  impl_->cfg = cfg;
 }
-void NetflowDecoder::finish() {}
-const ReasonCounters& NetflowDecoder::errors() const { return impl_->errors; }
-const NetflowStats& NetflowDecoder::stats() const { return impl_->stats; }
-bool NetflowDecoder::save_templates(const std::string&, std::string& err) const { err = "not built"; return false; }
-bool NetflowDecoder::load_templates(const std::string&, std::string& err) { err = "not built"; return false; }
+NetflowDecoder::~NetflowDecoder() = default;
+
+void NetflowDecoder::decode(const IpAddr& exporter, TimeMs received, std::span<const uint8_t> d, FlowSink& sink) {
+  Impl& m = *impl_;
+  ++m.stats.datagrams;
+  m.pending.expire(received, m.cfg.pending_hold_ms, [&](const netflow::HeldSet& h) {
+    ++m.stats.pending_expired;
+    m.errors.add(h.ctx.exporter, netflow::reason::kHeldExpired);
+  });
+  if (d.size() < 4) {
+    m.errors.add(exporter, netflow::reason::kTooShort);
+    return;
+  }
+  switch (load_be16(d.data())) {
+    case 5:
+      m.decode_v5(exporter, d, sink);
+      break;
+    case 9:
+      m.decode_v9(exporter, received, d, sink);
+      break;
+    case 10:
+      m.decode_ipfix(exporter, received, d, sink);
+      break;
+    default:
+      m.errors.add(exporter, netflow::reason::kUnsupportedVersion);
+      break;
+  }
+}
+
+void NetflowDecoder::finish() {
+  Impl& m = *impl_;
+  m.pending.drain([&](const netflow::HeldSet& h) {
+    ++m.stats.pending_expired;
+    m.errors.add(h.ctx.exporter, netflow::reason::kHeldAtFinish);
+  });
+}
+
+const ReasonCounters& NetflowDecoder::errors() const {
+  return impl_->errors;
+}
+const NetflowStats& NetflowDecoder::stats() const {
+  return impl_->stats;
+}
+size_t NetflowDecoder::template_count() const {
+  return impl_->templates.size();
+}
+
 }  // namespace omamori

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job on bundled data: installs what is missing, builds (release),
+# and runs omamori over the sample captures in data/samples.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/setup.sh"
+"$top/scripts/build.sh" release >/dev/null
+bin="$top/build/src/cli/omamori"
+s="$top/data/samples"
+if "$bin" demo --help >/dev/null 2>&1; then
+  exec "$bin" demo --data "$s"
+fi
+echo "== flow exports in pcaps (NetFlow v5, v9, IPFIX, sFlow): top talkers"
+"$bin" flows read "$s/netflow-v5.pcap" "$s/nfv9-ipfix-multiple-sources.pcap" "$s/sflow-vxlan.pcap" \
+  --aggregate src,dst --top 10 --stats || true
+echo
+echo "== the same, as JSON lines (first 3 records)"
+"$bin" flows read "$s/nfv9-ipfix-multiple-sources.pcap" --format jsonl | head -3

@@ -1,0 +1,300 @@
+// NetFlow v9 (RFC 3954) and IPFIX (RFC 7011): message headers, sets,
+// template and options template records, template withdrawal, and the
+// hand-off of data sets to their template (or to the hold store).
+#include "core/bytes.hpp"
+#include "ingest/netflow/impl.hpp"
+#include "ingest/netflow/reasons.hpp"
+
+namespace omamori {
+
+using netflow::FieldSpec;
+using netflow::MsgContext;
+using netflow::Template;
+using netflow::TemplateKey;
+namespace reason = netflow::reason;
+
+namespace {
+constexpr size_t kV9Header = 20, kIpfixHeader = 16;
+
+bool all_zero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i]) return false;
+  return true;
+}
+}  // namespace
+
+void NetflowDecoder::Impl::decode_v9(const IpAddr& exporter, TimeMs received, std::span<const uint8_t> d,
+                                     FlowSink& sink) {
+  if (d.size() < kV9Header) {
+    errors.add(exporter, reason::kV9Truncated);
+    return;
+  }
+  const uint8_t* h = d.data();
+  MsgContext ctx;
+  ctx.exporter = exporter;
+  ctx.received = received;
+  ctx.sys_uptime = load_be32(h + 4);
+  ctx.export_ms = TimeMs(load_be32(h + 8)) * 1000;
+  ctx.domain = load_be32(h + 16);
+  ctx.version = 9;
+  decode_sets(ctx, h + kV9Header, d.size() - kV9Header, sink);
+}
+
+void NetflowDecoder::Impl::decode_ipfix(const IpAddr& exporter, TimeMs received, std::span<const uint8_t> d,
+                                        FlowSink& sink) {
+  if (d.size() < kIpfixHeader) {
+    errors.add(exporter, reason::kIpfixTruncated);
+    return;
+  }
+  const uint8_t* h = d.data();
+  size_t len = load_be16(h + 2);
+  if (len < kIpfixHeader) {
+    errors.add(exporter, reason::kIpfixLengthShort);
+    return;
+  }
+  if (len > d.size()) {
+    // Truncated in transit or by the capture: decode the sets that are whole.
+    errors.add(exporter, reason::kIpfixLengthExceeds);
+    len = d.size();
+  } else if (len < d.size()) {
+    errors.add(exporter, reason::kIpfixTrailing);
+  }
+  MsgContext ctx;
+  ctx.exporter = exporter;
+  ctx.received = received;
+  ctx.export_ms = TimeMs(load_be32(h + 4)) * 1000;
+  ctx.domain = load_be32(h + 12);
+  ctx.version = 10;
+  decode_sets(ctx, h + kIpfixHeader, len - kIpfixHeader, sink);
+}
+
+void NetflowDecoder::Impl::decode_sets(const MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink) {
+  const bool ipfix = ctx.version == 10;
+  size_t off = 0;
+  while (n - off >= 4) {
+    uint16_t id = load_be16(p + off);
+    size_t len = load_be16(p + off + 2);
+    if (len < 4) {
+      // NetFlow v9 exporters may pad the datagram after the last set with zeros.
+      if (!ipfix && all_zero(p + off, n - off)) return;
+      errors.add(ctx.exporter, reason::kBadSetLength);
+      return;
+    }
+    if (len > n - off) {
+      errors.add(ctx.exporter, reason::kSetExceeds);
+      return;
+    }
+    const uint8_t* body = p + off + 4;
+    size_t blen = len - 4;
+    off += len;
+    if (id >= 256) {
+      data_set(ctx, id, body, blen, sink);
+    } else if (id == (ipfix ? 2 : 0)) {
+      template_set(ctx, body, blen, sink);
+    } else if (id == (ipfix ? 3 : 1)) {
+      if (ipfix)
+        options_template_set_ipfix(ctx, body, blen, sink);
+      else
+        options_template_set_v9(ctx, body, blen, sink);
+    } else {
+      errors.add(ctx.exporter, reason::kReservedSetId);
+    }
+  }
+  if (off < n && !all_zero(p + off, n - off)) errors.add(ctx.exporter, reason::kTrailingBytes);
+}
+
+// Template set: v9 set id 0, IPFIX set id 2.
+void NetflowDecoder::Impl::template_set(const MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink) {
+  const bool ipfix = ctx.version == 10;
+  ByteReader b(p, n);
+  while (b.remaining() >= 4) {
+    uint16_t id = b.u16();
+    uint16_t count = b.u16();
+    if (count == 0) {
+      if (ipfix) {
+        // Withdrawal (RFC 7011 8.1): one template, or all of them when id is the set id.
+        if (id == 2) {
+          stats.template_withdrawals += templates.withdraw_all(ctx.scope(), false);
+        } else if (templates.withdraw(TemplateKey{ctx.scope(), id})) {
+          ++stats.template_withdrawals;
+        }
+        continue;
+      }
+      if (id == 0) return;  // zero padding at the end of the set
+      errors.add(ctx.exporter, reason::kTemplateZeroFields);
+      continue;
+    }
+    if (size_t(count) * 4 > b.remaining()) {
+      errors.add(ctx.exporter, reason::kTemplateTruncated);
+      return;
+    }
+    auto t = std::make_unique<Template>();
+    t->fields.resize(count);
+    for (auto& f : t->fields) {
+      uint16_t type = b.u16();
+      f.length = b.u16();
+      if (ipfix && (type & 0x8000)) {
+        f.pen = b.u32();
+        type &= 0x7FFF;
+      }
+      f.id = type;
+    }
+    if (b.failed()) {
+      errors.add(ctx.exporter, reason::kTemplateTruncated);
+      return;
+    }
+    if (id < 256) {
+      errors.add(ctx.exporter, reason::kTemplateReservedId);
+      continue;
+    }
+    install_template(ctx, id, std::move(t), sink);
+  }
+}
+
+// NetFlow v9 options template set (id 1): scope and option lengths in bytes.
+void NetflowDecoder::Impl::options_template_set_v9(const MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink) {
+  ByteReader b(p, n);
+  while (b.remaining() >= 6) {
+    uint16_t id = b.u16();
+    uint16_t scope_len = b.u16();
+    uint16_t opt_len = b.u16();
+    if (id == 0 && scope_len == 0 && opt_len == 0) return;  // padding
+    if (scope_len % 4 || opt_len % 4) {
+      errors.add(ctx.exporter, reason::kOptionsBadLengths);
+      return;
+    }
+    if (size_t(scope_len) + opt_len > b.remaining()) {
+      errors.add(ctx.exporter, reason::kTemplateTruncated);
+      return;
+    }
+    auto t = std::make_unique<Template>();
+    t->options = true;
+    t->scope_count = scope_len / 4;
+    t->fields.resize(size_t(scope_len / 4) + opt_len / 4);
+    for (auto& f : t->fields) {
+      f.id = b.u16();
+      f.length = b.u16();
+    }
+    if (b.failed()) {
+      errors.add(ctx.exporter, reason::kTemplateTruncated);
+      return;
+    }
+    if (id < 256) {
+      errors.add(ctx.exporter, reason::kTemplateReservedId);
+      continue;
+    }
+    install_template(ctx, id, std::move(t), sink);
+  }
+}
+
+// IPFIX options template set (id 3): field count and scope field count.
+void NetflowDecoder::Impl::options_template_set_ipfix(const MsgContext& ctx, const uint8_t* p, size_t n,
+                                                      FlowSink& sink) {
+  ByteReader b(p, n);
+  while (b.remaining() >= 4) {
+    uint16_t id = b.u16();
+    uint16_t count = b.u16();
+    if (count == 0) {
+      if (id == 3) {
+        stats.template_withdrawals += templates.withdraw_all(ctx.scope(), true);
+      } else if (templates.withdraw(TemplateKey{ctx.scope(), id})) {
+        ++stats.template_withdrawals;
+      }
+      continue;
+    }
+    uint16_t scope_count = b.u16();
+    if (b.failed() || size_t(count) * 4 > b.remaining()) {
+      errors.add(ctx.exporter, reason::kTemplateTruncated);
+      return;
+    }
+    auto t = std::make_unique<Template>();
+    t->options = true;
+    t->scope_count = scope_count;
+    t->fields.resize(count);
+    for (auto& f : t->fields) {
+      uint16_t type = b.u16();
+      f.length = b.u16();
+      if (type & 0x8000) {
+        f.pen = b.u32();
+        type &= 0x7FFF;
+      }
+      f.id = type;
+    }
+    if (b.failed()) {
+      errors.add(ctx.exporter, reason::kTemplateTruncated);
+      return;
+    }
+    if (id < 256) {
+      errors.add(ctx.exporter, reason::kTemplateReservedId);
+      continue;
+    }
+    install_template(ctx, id, std::move(t), sink);
+  }
+}
+
+void NetflowDecoder::Impl::install_template(const MsgContext& ctx, uint16_t id, std::unique_ptr<Template> t,
+                                            FlowSink& sink) {
+  TemplateKey key{ctx.scope(), id};
+  const Template* old = templates.find(key);
+  if (old && old->options == t->options && old->scope_count == t->scope_count && old->fields == t->fields) {
+    // Refresh of a known template: nothing to compile.
+    ++(t->options ? stats.options_templates : stats.templates);
+    return;
+  }
+  netflow::CompileResult cr = netflow::compile_template(*t, ctx.version);
+  if (cr.error) {
+    errors.add(ctx.exporter, cr.error);
+    // The exporter redefined the id: its data no longer has the old layout.
+    if (old) templates.withdraw(key);
+    return;
+  }
+  if (cr.warning) errors.add(ctx.exporter, cr.warning);
+  if (!old) {
+    if (templates.size() >= cfg.max_templates) {
+      errors.add(ctx.exporter, reason::kTooManyTemplates);
+      return;
+    }
+    if (templates.count_for(ctx.exporter) >= cfg.max_templates_per_exporter) {
+      errors.add(ctx.exporter, reason::kTooManyTemplatesExporter);
+      return;
+    }
+  }
+  bool options = t->options;
+  if (templates.put(key, std::move(t)) == netflow::TemplateStore::Put::kReplaced) ++stats.template_replacements;
+  ++(options ? stats.options_templates : stats.templates);
+  if (pending.empty()) return;
+  auto held = pending.take(key);
+  if (held.empty()) return;
+  const Template* tp = templates.find(key);
+  for (const auto& h : held) {
+    ++stats.pending_decoded;
+    data_records(h.ctx, *tp, h.data.data(), h.data.size(), sink);
+  }
+}
+
+void NetflowDecoder::Impl::data_set(const MsgContext& ctx, uint16_t set_id, const uint8_t* p, size_t n,
+                                    FlowSink& sink) {
+  const Template* t = templates.find(TemplateKey{ctx.scope(), set_id});
+  if (t) {
+    data_records(ctx, *t, p, n, sink);
+    return;
+  }
+  if (pending.hold(ctx, set_id, p, n, cfg.max_pending_bytes, cfg.max_pending_sets))
+    ++stats.pending_held;
+  else
+    errors.add(ctx.exporter, reason::kHeldBufferFull);
+}
+
+netflow::ScopeState* NetflowDecoder::Impl::scope_state(const MsgContext& ctx, bool create) {
+  auto key = ctx.scope();
+  auto it = scopes.find(key);
+  if (it != scopes.end()) return &it->second;
+  if (!create) return nullptr;
+  if (scopes.size() >= cfg.max_scopes) {
+    errors.add(ctx.exporter, reason::kTooManyScopes);
+    return nullptr;
+  }
+  return &scopes[key];
+}
+
+}  // namespace omamori

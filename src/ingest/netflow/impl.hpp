@@ -1,0 +1,46 @@
+// Internal state of NetflowDecoder, shared by the decoder's source files.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+
+#include <cstdint>
+#include <span>
+
+#include "core/counters.hpp"
+#include "flow/record.hpp"
+#include "ingest/netflow/netflow.hpp"
+#include "ingest/netflow/pending.hpp"
+#include "ingest/netflow/templates.hpp"
+
+namespace omamori {
+
+struct NetflowDecoder::Impl {
+  NetflowConfig cfg;
+  ReasonCounters errors;
+  NetflowStats stats;
+  netflow::TemplateStore templates;
+  absl::flat_hash_map<netflow::ScopeKey, netflow::ScopeState> scopes;
+  netflow::PendingStore pending;
+
+  // decode_v5.cpp
+  void decode_v5(const IpAddr& exporter, std::span<const uint8_t> d, FlowSink& sink);
+  // decode_v9_ipfix.cpp: message headers, sets, template records.
+  void decode_v9(const IpAddr& exporter, TimeMs received, std::span<const uint8_t> d, FlowSink& sink);
+  void decode_ipfix(const IpAddr& exporter, TimeMs received, std::span<const uint8_t> d, FlowSink& sink);
+  void decode_sets(const netflow::MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink);
+  void template_set(const netflow::MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink);
+  void options_template_set_v9(const netflow::MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink);
+  void options_template_set_ipfix(const netflow::MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink);
+  void install_template(const netflow::MsgContext& ctx, uint16_t id, std::unique_ptr<netflow::Template> t,
+                        FlowSink& sink);
+  // Data set whose template may be unknown (then it is held).
+  void data_set(const netflow::MsgContext& ctx, uint16_t set_id, const uint8_t* p, size_t n, FlowSink& sink);
+  // data_records.cpp: runs the template's program over every record of a set.
+  void data_records(const netflow::MsgContext& ctx, const netflow::Template& t, const uint8_t* p, size_t n,
+                    FlowSink& sink);
+  // Scope state (sampling rates, system init time); nullptr if absent and
+  // create is false, or if the scope limit is reached.
+  netflow::ScopeState* scope_state(const netflow::MsgContext& ctx, bool create);
+};
+
+}  // namespace omamori
