@@ -2,7 +2,11 @@
 # Runs every omamori benchmark side by side with its peer on the same input,
 # prints the figures and ratios, and keeps them in bench/results/ (gitignored).
 #
-#   bench/run.sh [read|collector|lpm ...]      (default: all three)
+#   bench/run.sh [read|collector|lpm|meter|dns|intel ...]      (default: all)
+#
+# read, collector and lpm are described in docs/benchmarks.md; meter, dns and
+# intel run the other components' benchmarks (bench/meter_vs_nfpcapd.sh,
+# bench/dns_vs_tshark.sh, bench/intel_bench) in the same run.
 #
 # Environment:
 #   BENCH_REPEAT   replays of the export captures in the big pcap (default 3000)
@@ -20,7 +24,7 @@ mkdir -p "$work" "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$results/run-$stamp.txt"
 what=("$@")
-[ ${#what[@]} -eq 0 ] && what=(read collector lpm)
+[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 exec > >(tee "$out") 2>&1
@@ -32,7 +36,9 @@ echo "git: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')"
 
 echo "== build (Release, OMAMORI_BENCH=ON)"
 cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOMAMORI_BENCH=ON >/dev/null
-ninja -C "$top/build" -j"${NINJA_JOBS:-2}" omamori lpm_bench udp_sender make_export_pcap >/dev/null
+targets=(omamori lpm_bench udp_sender make_export_pcap)
+[ -f "$top/bench/intel_bench.cpp" ] && targets+=(intel_bench)
+ninja -C "$top/build" -j"${NINJA_JOBS:-2}" "${targets[@]}" >/dev/null
 omamori="$top/build/src/cli/omamori"
 bench="$top/build/bench"
 
@@ -219,6 +225,24 @@ if want lpm; then
   echo "== 3. LPM table: full ../shared/data/asn tables (IPv4 2014, IPv6 2015)"
   "$bench/lpm_bench" --benchmark_min_time=1 --benchmark_out="$results/lpm-$stamp.json" --benchmark_out_format=json \
     2>&1 | grep -v '^\*\*\*WARNING'
+fi
+
+# ---------------------------------------------------------------------------
+# 4-6. The other components' benchmarks, in the same run.
+if want meter && [ -f "$top/bench/meter_vs_nfpcapd.sh" ]; then
+  echo
+  echo "== 4. flows meter vs nfdump's nfpcapd (bench/meter_vs_nfpcapd.sh)"
+  bash "$top/bench/meter_vs_nfpcapd.sh" "${BENCH_METER_COPIES:-40}" "$omamori" || echo "meter benchmark failed"
+fi
+if want dns && [ -f "$top/bench/dns_vs_tshark.sh" ]; then
+  echo
+  echo "== 5. dns read vs tshark (bench/dns_vs_tshark.sh)"
+  OMAMORI="$omamori" bash "$top/bench/dns_vs_tshark.sh" || echo "dns benchmark failed"
+fi
+if want intel && [ -x "$bench/intel_bench" ]; then
+  echo
+  echo "== 6. intel matching (bench/intel_bench)"
+  "$bench/intel_bench" --benchmark_min_time=0.5 2>&1 | grep -v '^\*\*\*WARNING' || echo "intel benchmark failed"
 fi
 echo
 echo "results: $out"
