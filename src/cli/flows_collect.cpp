@@ -21,7 +21,8 @@ struct CollectOptions {
 
 Collector* g_collector = nullptr;
 
-extern "C" void on_stop_signal(int) {
+// (Internal linkage: another command has an extern "C" handler of its own.)
+void on_collect_stop_signal(int) {
   if (g_collector) g_collector->stop();
 }
 
@@ -35,7 +36,7 @@ void run_collect(CollectOptions& o) {
 
   g_collector = &col;
   struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
+  sa.sa_handler = on_collect_stop_signal;
   sigemptyset(&sa.sa_mask);
   struct sigaction old_int {}, old_term {};
   sigaction(SIGINT, &sa, &old_int);
