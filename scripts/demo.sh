@@ -16,3 +16,9 @@ echo "== flow exports in pcaps (NetFlow v5, v9, IPFIX, sFlow): top talkers"
 echo
 echo "== the same, as JSON lines (first 3 records)"
 "$bin" flows read "$s/nfv9-ipfix-multiple-sources.pcap" --format jsonl | head -3
+echo
+echo "== analyse a real SYN-ACK reflection attack (raw capture -> flow meter -> detectors)"
+"$bin" analyze --pcap "$s/ddos-synack-reflection.pcap" --protect 10.10.10.0/24 --ddos-pps 1000 \
+  --attack-report /tmp/omamori-attack-report.jsonl || true
+echo "attack report (for the operators of the sending networks): /tmp/omamori-attack-report.jsonl"
+head -c 600 /tmp/omamori-attack-report.jsonl; echo ...

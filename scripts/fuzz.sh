@@ -13,6 +13,7 @@ for t in $(find "$top/build-fuzz/src" -maxdepth 3 -type f -name 'fuzz_*' -perm -
   mkdir -p "$corpus"
   seeds=()
   [ -d "$top/fuzz/seeds/$name" ] && seeds+=("$top/fuzz/seeds/$name")
+  while IFS= read -r d; do seeds+=("$d"); done < <(find "$top/src" -type d -path "*/testdata/$name")
   echo "fuzz: $name for ${secs}s" >&2
   if ! "$t" -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 \
       "$corpus" "${seeds[@]}" >"$top/build-fuzz/$name.log" 2>&1; then
