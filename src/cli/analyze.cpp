@@ -188,17 +188,12 @@ void run_analyze(AnalyzeOptions& o) {
   }
   FlowDatagramDecoder dec;
   UdpExtractor udp;
+  ExportPcapCounts counts;
   for (const auto& path : o.flow_files) {
-    auto f = PcapFile::open(path, err);
-    if (!f) {
+    if (!read_export_pcap(path, dec, udp, {}, p, counts, err)) {
       fmt::print(stderr, "omamori: {}\n", err);
       read_failed = true;
-      continue;
     }
-    CapturedPacket pkt;
-    UdpDatagram d;
-    while (f->next(pkt))
-      if (udp.extract(f->linktype(), pkt.data, pkt.caplen, pkt.ts, d)) dec.decode(d.src, d.ts, d.payload, p);
   }
   dec.finish();
   DnsFileReader dns;

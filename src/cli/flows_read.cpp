@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "cli/common.hpp"
 #include "cli/flows_commands.hpp"
@@ -26,29 +27,19 @@ void run_read(ReadOptions& o) {
   FlowSink& sink = o.out.open();
   FlowDatagramDecoder dec;
   std::string err;
-  if (!o.templates.empty() && !dec.netflow().load_templates(o.templates, err))
-    spdlog::info("templates: {} (starting without saved templates)", err);
-  uint64_t datagrams = 0, packets = 0;
+  if (!o.templates.empty() && !dec.netflow().load_templates(o.templates, err)) {
+    // A missing file is the first run; anything else (a corrupt file) deserves attention.
+    if (std::filesystem::exists(o.templates))
+      spdlog::warn("templates: {} (starting without saved templates)", err);
+    else
+      spdlog::info("templates: {} (starting without saved templates)", err);
+  }
+  ExportPcapCounts counts;
   bool read_failed = false;
   UdpExtractor udp;
   for (const auto& path : o.files) {
-    auto f = PcapFile::open(path, err);
-    if (!f) {
+    if (!read_export_pcap(path, dec, udp, o.ports, sink, counts, err)) {
       fmt::print(stderr, "omamori: {}\n", err);
-      read_failed = true;
-      continue;
-    }
-    CapturedPacket pkt;
-    UdpDatagram d;
-    while (f->next(pkt)) {
-      ++packets;
-      if (!udp.extract(f->linktype(), pkt.data, pkt.caplen, pkt.ts, d)) continue;
-      if (!o.ports.empty() && std::find(o.ports.begin(), o.ports.end(), d.dport) == o.ports.end()) continue;
-      ++datagrams;
-      dec.decode(d.src, d.ts, d.payload, sink);
-    }
-    if (!f->error().empty()) {
-      fmt::print(stderr, "omamori: {}\n", f->error());
       read_failed = true;
     }
   }
@@ -64,7 +55,7 @@ void run_read(ReadOptions& o) {
                "packets {} datagrams {} records {} | netflow/ipfix: datagrams {} records {} templates {} "
                "options-templates {} options-records {} held {} held-decoded {} held-expired {} | sflow: datagrams {} "
                "flow-samples {} counter-samples {} records {}\n",
-               packets, datagrams, dec.records(), nf.datagrams, nf.records, nf.templates, nf.options_templates,
+               counts.packets, counts.datagrams, dec.records(), nf.datagrams, nf.records, nf.templates, nf.options_templates,
                nf.options_records, nf.pending_held, nf.pending_decoded, nf.pending_expired, sf.datagrams,
                sf.flow_samples, sf.counter_samples, sf.records);
   }

@@ -34,7 +34,10 @@ void put2(char* p, unsigned v) {
   p[1] = static_cast<char>('0' + v % 10);
 }
 
-bool num(std::string_view s, size_t pos, size_t n, unsigned& out) {
+bool num(std::string_view s, size_t pos, size_t n, unsigned& out) { return parse_fixed_digits(s, pos, n, out); }
+}  // namespace
+
+bool parse_fixed_digits(std::string_view s, size_t pos, size_t n, unsigned& out) {
   if (pos + n > s.size()) return false;
   unsigned v = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -45,7 +48,6 @@ bool num(std::string_view s, size_t pos, size_t n, unsigned& out) {
   out = v;
   return true;
 }
-}  // namespace
 
 size_t format_rfc3339(TimeMs t, char* buf) {
   int64_t secs = t >= 0 ? t / 1000 : (t - 999) / 1000;

@@ -21,6 +21,9 @@ std::optional<TimeMs> parse_time(std::string_view s);
 
 TimeMs now_ms();
 
+// Reads exactly n decimal digits of s at pos into out; false if any is not a digit.
+bool parse_fixed_digits(std::string_view s, size_t pos, size_t n, unsigned& out);
+
 // Days since epoch <-> civil date (proleptic Gregorian).
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 

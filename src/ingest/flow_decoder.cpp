@@ -1,6 +1,9 @@
 #include "ingest/flow_decoder.hpp"
 
 #include "core/bytes.hpp"
+#include "ingest/pcap/pcap_file.hpp"
+
+#include <algorithm>
 
 namespace omamori {
 
@@ -35,6 +38,26 @@ ReasonCounters FlowDatagramDecoder::all_errors() const {
   all.merge(netflow_.errors());
   all.merge(sflow_.errors());
   return all;
+}
+
+bool read_export_pcap(const std::string& path, FlowDatagramDecoder& dec, UdpExtractor& udp,
+                      std::span<const uint16_t> ports, FlowSink& sink, ExportPcapCounts& counts, std::string& err) {
+  auto f = PcapFile::open(path, err);
+  if (!f) return false;
+  CapturedPacket pkt;
+  UdpDatagram d;
+  while (f->next(pkt)) {
+    ++counts.packets;
+    if (!udp.extract(f->linktype(), pkt.data, pkt.caplen, pkt.ts, d)) continue;
+    if (!ports.empty() && std::find(ports.begin(), ports.end(), d.dport) == ports.end()) continue;
+    ++counts.datagrams;
+    dec.decode(d.src, d.ts, d.payload, sink);
+  }
+  if (!f->error().empty()) {
+    err = f->error();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace omamori

@@ -8,6 +8,7 @@
 
 #include "core/counters.hpp"
 #include "ingest/netflow/netflow.hpp"
+#include "ingest/pcap/udp_stream.hpp"
 #include "ingest/sflow/sflow.hpp"
 
 namespace omamori {
@@ -34,5 +35,16 @@ class FlowDatagramDecoder {
   SflowDecoder sflow_;
   ReasonCounters errors_;
 };
+
+struct ExportPcapCounts {
+  uint64_t packets = 0;
+  uint64_t datagrams = 0;
+};
+
+// Decodes every flow-export datagram in a pcap/pcapng file (fragments
+// reassembled by `udp`), optionally only those to the given UDP ports.
+// Returns false with err set when the file cannot be opened or read.
+bool read_export_pcap(const std::string& path, FlowDatagramDecoder& dec, UdpExtractor& udp,
+                      std::span<const uint16_t> ports, FlowSink& sink, ExportPcapCounts& counts, std::string& err);
 
 }  // namespace omamori

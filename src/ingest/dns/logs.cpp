@@ -25,17 +25,7 @@ int current_year() {
   return (buf[0] - '0') * 1000 + (buf[1] - '0') * 100 + (buf[2] - '0') * 10 + (buf[3] - '0');
 }
 
-bool digits(std::string_view s, size_t pos, size_t n, unsigned& out) {
-  if (pos + n > s.size()) return false;
-  unsigned v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    char c = s[pos + i];
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  out = v;
-  return true;
-}
+bool digits(std::string_view s, size_t pos, size_t n, unsigned& out) { return parse_fixed_digits(s, pos, n, out); }
 
 int month_index(std::string_view s) {
   for (int i = 0; i < 12; ++i)
