@@ -65,5 +65,6 @@ void report_errors(const std::string& context, const ReasonCounters& c, bool per
 
 // Each command group registers its subcommands.
 void register_flows(CLI::App& app);
+void register_dga(CLI::App& app);  // dga.cpp
 
 }  // namespace omamori::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { omamori::setup_logging(log_level); });
 
   register_flows(app);
+  register_dga(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,191 @@
+#include "detect/dga/ngram.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace omamori::dga {
+
+namespace {
+constexpr uint32_t kPow40[kMaxOrder + 1] = {1, 40, 1600, 64000, 2560000, 102400000, 4096000000u};
+
+// Base-40 code of the last k symbols of hist[0..len), padded on the left with 0.
+uint32_t tail_code(const uint8_t* hist, size_t len, int k) {
+  uint32_t code = 0;
+  for (int j = k; j >= 1; --j) {
+    uint8_t s = static_cast<size_t>(j) <= len ? hist[len - static_cast<size_t>(j)] : 0;
+    code = code * kSymbols + s;
+  }
+  return code;
+}
+
+void put_u32(std::vector<uint8_t>& o, uint32_t v) {
+  o.push_back(static_cast<uint8_t>(v >> 24));
+  o.push_back(static_cast<uint8_t>(v >> 16));
+  o.push_back(static_cast<uint8_t>(v >> 8));
+  o.push_back(static_cast<uint8_t>(v));
+}
+void put_u16(std::vector<uint8_t>& o, uint16_t v) {
+  o.push_back(static_cast<uint8_t>(v >> 8));
+  o.push_back(static_cast<uint8_t>(v));
+}
+}  // namespace
+
+void NgramCounts::add(std::string_view label) {
+  uint8_t hist[256];
+  size_t len = 0;
+  size_t n = std::min<size_t>(label.size(), 255);
+  for (size_t i = 0; i <= n; ++i) {
+    uint8_t c = i < n ? symbol_of(label[i]) : 0;
+    for (int k = 1; k <= order_; ++k) {
+      uint32_t h = tail_code(hist, len, k - 1);
+      uint32_t& g = grams[k][h * kSymbols + c + 1];
+      Ctx& x = ctxs[k][h + 1];
+      if (g == 0) ++x.distinct;
+      ++g;
+      ++x.total;
+    }
+    if (i < n) hist[len++] = c;
+  }
+}
+
+double NgramCounts::prob(int n, const uint8_t* hist, size_t len, uint8_t c) const {
+  if (n == 0) return 1.0 / kSymbols;
+  double lower = prob(n - 1, hist, len, c);
+  uint32_t h = tail_code(hist, len, n - 1);
+  auto it = ctxs[n].find(h + 1);
+  if (it == ctxs[n].end()) return lower;
+  auto g = grams[n].find(h * kSymbols + c + 1);
+  double cnt = g == grams[n].end() ? 0.0 : g->second;
+  double t = it->second.distinct, tot = it->second.total;
+  return (cnt + t * lower) / (tot + t);
+}
+
+void KeyTable::build(const std::vector<std::pair<uint32_t, int16_t>>& items) {
+  uint32_t cap = 16;
+  while (cap < items.size() * 2) cap <<= 1;  // load factor <= 0.5
+  keys_.assign(cap, 0);
+  vals_.assign(cap, 0);
+  mask_ = cap - 1;
+  count_ = items.size();
+  for (const auto& [k, v] : items) {
+    uint32_t i = slot(k);
+    while (keys_[i] != 0) i = (i + 1) & mask_;
+    keys_[i] = k;
+    vals_[i] = v;
+  }
+}
+
+void KeyTable::save(std::vector<uint8_t>& out) const {
+  put_u32(out, static_cast<uint32_t>(keys_.size()));
+  for (uint32_t k : keys_) put_u32(out, k);
+  for (int16_t v : vals_) put_u16(out, static_cast<uint16_t>(v));
+}
+
+bool KeyTable::load(ByteReader& r) {
+  uint32_t cap = r.u32();
+  if (!r.ok() || cap < 16 || cap > (1u << 24) || (cap & (cap - 1)) != 0) return false;
+  if (!r.has(static_cast<size_t>(cap) * 6)) return false;
+  keys_.resize(cap);
+  vals_.resize(cap);
+  count_ = 0;
+  for (auto& k : keys_) {
+    k = r.u32();
+    if (k != 0) ++count_;
+  }
+  for (auto& v : vals_) v = static_cast<int16_t>(r.u16());
+  mask_ = cap - 1;
+  // A full table would make find() loop: require empty slots.
+  return r.ok() && count_ < cap;
+}
+
+NgramModel NgramModel::build(const NgramCounts& c, uint32_t min_count) {
+  NgramModel m;
+  m.order_ = c.order();
+  m.dense_.resize(static_cast<size_t>(kSymbols) * kSymbols * kSymbols);
+  for (int h1 = 0; h1 < kSymbols; ++h1)
+    for (int h2 = 0; h2 < kSymbols; ++h2) {
+      uint8_t hist[2] = {static_cast<uint8_t>(h1), static_cast<uint8_t>(h2)};
+      for (int s = 0; s < kSymbols; ++s)
+        m.dense_[(static_cast<size_t>(h1) * kSymbols + h2) * kSymbols + s] =
+            quantise_log(std::log(c.prob(std::min(kDenseOrder, m.order_), hist, 2, static_cast<uint8_t>(s))));
+    }
+  for (int n = kDenseOrder + 1; n <= m.order_; ++n) {
+    std::vector<std::pair<uint32_t, int16_t>> grams, ctxs;
+    uint8_t hist[kMaxOrder];
+    for (const auto& [key, cnt] : c.grams[n]) {
+      if (cnt < min_count) continue;
+      uint32_t code = key - 1;
+      uint8_t sym = static_cast<uint8_t>(code % kSymbols);
+      uint32_t h = code / kSymbols;
+      for (int j = n - 2; j >= 0; --j) {
+        hist[j] = static_cast<uint8_t>(h % kSymbols);
+        h /= kSymbols;
+      }
+      grams.emplace_back(key, quantise_log(std::log(c.prob(n, hist, static_cast<size_t>(n - 1), sym))));
+    }
+    for (const auto& [key, x] : c.ctxs[n])
+      ctxs.emplace_back(key, quantise_log(std::log(double(x.distinct) / (double(x.total) + x.distinct))));
+    // Sorted, so that the table layout (and the model file) does not depend on hash-map order.
+    std::sort(grams.begin(), grams.end());
+    std::sort(ctxs.begin(), ctxs.end());
+    m.grams_[n].build(grams);
+    m.ctxs_[n].build(ctxs);
+  }
+  return m;
+}
+
+int32_t NgramModel::logprob(const uint8_t* syms, size_t n) const {
+  int32_t total = 0;
+  // codes[k]: base-40 code of the last k symbols (padded with 0).
+  uint32_t codes[kMaxOrder] = {0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i <= n; ++i) {
+    uint8_t c = i < n ? syms[i] : 0;
+    int32_t lp = 0;
+    bool done = false;
+    for (int k = order_; k > kDenseOrder; --k) {
+      uint32_t h = codes[k - 1];
+      int16_t v;
+      if (grams_[k].find(h * kSymbols + c + 1, v)) {
+        lp += v;
+        done = true;
+        break;
+      }
+      if (ctxs_[k].find(h + 1, v)) lp += v;
+    }
+    if (!done) lp += dense_[codes[2] * kSymbols + c];
+    total += lp;
+    // Shift c into the history codes.
+    for (int k = kMaxOrder - 1; k >= 1; --k) codes[k] = (codes[k - 1]) * kSymbols + c;
+    codes[0] = 0;
+  }
+  return total;
+}
+
+size_t NgramModel::bytes() const {
+  size_t b = dense_.size() * 2;
+  for (int n = 0; n <= kMaxOrder; ++n) b += grams_[n].bytes() + ctxs_[n].bytes();
+  return b;
+}
+
+void NgramModel::save(std::vector<uint8_t>& out) const {
+  out.push_back(static_cast<uint8_t>(order_));
+  for (int16_t v : dense_) put_u16(out, static_cast<uint16_t>(v));
+  for (int n = kDenseOrder + 1; n <= order_; ++n) {
+    grams_[n].save(out);
+    ctxs_[n].save(out);
+  }
+}
+
+bool NgramModel::load(ByteReader& r) {
+  order_ = r.u8();
+  if (!r.ok() || order_ < kDenseOrder || order_ > kMaxOrder) return false;
+  size_t nd = static_cast<size_t>(kSymbols) * kSymbols * kSymbols;
+  if (!r.has(nd * 2)) return false;
+  dense_.resize(nd);
+  for (auto& v : dense_) v = static_cast<int16_t>(r.u16());
+  for (int n = kDenseOrder + 1; n <= order_; ++n)
+    if (!grams_[n].load(r) || !ctxs_[n].load(r)) return false;
+  return r.ok();
+}
+
+}  // namespace omamori::dga
