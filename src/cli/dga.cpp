@@ -60,6 +60,7 @@ void append_json_string(std::string& out, std::string_view s) {
 struct ScoreOptions {
   std::string file = "-";
   std::string format = "table";
+  bool features = false;
   ModelOption model;
 };
 
@@ -83,14 +84,28 @@ void run_score(ScoreOptions& o) {
       s.remove_suffix(1);
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     if (s.empty()) continue;
-    auto r = sc.score(s);
+    Features f{};
+    NameSplitter::Parts parts;
+    auto r = sc.score(s, &f, &parts);
     const char* verdict = r.dga ? "dga" : "benign";
     if (json) {
       out += "{\"name\":";
       append_json_string(out, s);
       fmt::format_to(std::back_inserter(out), ",\"score\":{:.4f},\"verdict\":\"{}\"}}\n", r.score, verdict);
     } else {
-      fmt::format_to(std::back_inserter(out), "{:<7.4f} {:<7} {}\n", r.score, verdict, s);
+      fmt::format_to(std::back_inserter(out), "{:<7.4f} {:<7} {}", r.score, verdict, s);
+      if (o.features) {
+        if (r.skip != Skip::kNone) fmt::format_to(std::back_inserter(out), "  (not scored: {})", skip_name(r.skip));
+        else {
+          fmt::format_to(std::back_inserter(out), "  label={} suffix={}", parts.label, parts.suffix);
+          double z = sc.model().decision(f);
+          fmt::format_to(std::back_inserter(out), " z={:.2f}", z);
+          for (int i = 0; i < kFeatures; ++i)
+            fmt::format_to(std::back_inserter(out), " {}={:.3g}({:+.2f})", kFeatureNames[i], f[i],
+                           sc.model().weights_[i] * f[i]);
+        }
+      }
+      out += '\n';
     }
     if (out.size() > (1 << 16)) {
       std::fwrite(out.data(), 1, out.size(), stdout);
@@ -182,9 +197,11 @@ void eval_zeek(const Model& m, const std::string& path, size_t top) {
   report_errors("zeek", errors, false);
   Scorer sc(m);
   std::vector<std::pair<std::string, const Rd*>> flagged;
-  uint64_t nx_rds = 0, nx_flagged = 0;
+  uint64_t nx_rds = 0, nx_flagged = 0, platform = 0;
   for (const auto& [rd, x] : rds) {
-    bool dga = sc.score(rd).dga;
+    auto r = sc.score(rd);
+    platform += r.skip == Skip::kPlatform;
+    bool dga = r.dga;
     nx_rds += x.nx > 0;
     if (dga) {
       flagged.emplace_back(rd, &x);
@@ -196,9 +213,10 @@ void eval_zeek(const Model& m, const std::string& path, size_t top) {
   fmt::print("zeek dns.log {}: {} rows, {} distinct registered domains ({} reverse-lookup and {} names without a "
              "registered domain not scored)\n",
              path, rows, rds.size(), reverse, no_rd);
-  fmt::print("flagged as DGA: {} of {} registered domains, FPR {:.4f}; among those with NXDOMAIN answers: {} of {}\n",
+  fmt::print("flagged as DGA: {} of {} registered domains, FPR {:.4f}; among those with NXDOMAIN answers: {} of {}; "
+             "{} under cloud/CDN platform suffixes not scored\n",
              flagged.size(), rds.size(), rds.empty() ? 0.0 : double(flagged.size()) / double(rds.size()), nx_flagged,
-             nx_rds);
+             nx_rds, platform);
   Scorer sc2(m);
   for (size_t i = 0; i < flagged.size() && i < top; ++i)
     fmt::print("  {:<40} score {:.3f} queries {} nxdomain {} clients {}\n", flagged[i].first,
@@ -283,6 +301,7 @@ void register_dga(CLI::App& app) {
   score->add_option("-f,--format", so->format, "table or jsonl (keys: name, score, verdict)")
       ->check(CLI::IsMember({"table", "jsonl"}))
       ->capture_default_str();
+  score->add_flag("--features", so->features, "table: also print the label, suffix and each feature (x weight)");
   so->model.add_to(score);
   score->callback([so] { run_score(*so); });
 
@@ -299,6 +318,12 @@ void register_dga(CLI::App& app) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   tr->add_option("--l2", to->p.l2, "L2 penalty of the logistic regression")->capture_default_str();
+  tr->add_option("--hashed-bits", to->p.hashed_bits, "hashed n-gram model: 2^bits weights")
+      ->check(CLI::Range(10, 24))
+      ->capture_default_str();
+  tr->add_option("--hashed-epochs", to->p.hashed_epochs, "hashed n-gram model: training passes")->capture_default_str();
+  tr->add_option("--hashed-rate", to->p.hashed_rate, "hashed n-gram model: AdaGrad rate")->capture_default_str();
+  tr->add_option("--hashed-l2", to->p.hashed_l2, "hashed n-gram model: L2 penalty")->capture_default_str();
   tr->callback([to] { run_train(*to); });
 
   auto eo = std::make_shared<EvalOptions>();

@@ -22,6 +22,7 @@ const char* const kFeatureNames[kFeatures] = {
     "llr",          "benign_lp_per_char", "dga_lp_per_char", "length",         "entropy",
     "digit_ratio",  "vowel_ratio",        "consonant_run",   "digit_run",      "hyphens",
     "hex",          "suffix_log_odds",    "alternation",     "distinct_ratio", "log_length",
+    "hashed_ngram_lr",
 };
 
 std::string_view skip_name(Skip s) {
@@ -38,6 +39,8 @@ std::string_view skip_name(Skip s) {
       return "idn";
     case Skip::kTooLong:
       return "too-long";
+    case Skip::kPlatform:
+      return "platform";
   }
   return "";
 }
@@ -62,6 +65,22 @@ double get_f64(ByteReader& r) { return std::bit_cast<double>(r.u64()); }
 bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y'; }
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 }  // namespace
+
+bool is_platform_suffix(std::string_view suffix) {
+  static constexpr std::string_view kPlatforms[] = {
+      "cloudfront.net",      "elasticbeanstalk.com", "amazonaws.com",         "awsglobalaccelerator.com",
+      "azurewebsites.net",   "cloudapp.net",         "cloudapp.azure.com",    "azureedge.net",
+      "azurefd.net",         "azurestaticapps.net",  "trafficmanager.net",    "appspot.com",
+      "googleusercontent.com", "run.app",            "web.app",               "firebaseapp.com",
+      "herokuapp.com",       "herokudns.com",        "netlify.app",           "vercel.app",
+      "workers.dev",         "pages.dev",            "fly.dev",               "onrender.com",
+      "ngrok.io",            "ngrok-free.app",       "digitaloceanspaces.com", "r2.dev",
+  };
+  for (std::string_view p : kPlatforms)
+    if (suffix == p || (suffix.size() > p.size() && ends_with(suffix, p) && suffix[suffix.size() - p.size() - 1] == '.'))
+      return true;
+  return false;
+}
 
 uint32_t tld_key(std::string_view suffix) {
   uint32_t h = XXH32(suffix.data(), suffix.size(), 0x746c64);
@@ -134,6 +153,8 @@ NameSplitter::Parts NameSplitter::split(std::string_view name) {
     p.skip = Skip::kService;
   else if (p.label.size() >= 4 && p.label.substr(0, 4) == "xn--")
     p.skip = Skip::kIdn;
+  else if (!p.suffix.empty() && is_platform_suffix(p.suffix))
+    p.skip = Skip::kPlatform;
   return p;
 }
 
@@ -206,6 +227,7 @@ void Model::features(std::string_view label, std::string_view suffix, Features& 
   f[12] = alternations / dn;
   f[13] = distinct / dn;
   f[14] = std::log(dn + 1);
+  f[15] = hlr_.score(syms, n, tld_key(suffix));
 }
 
 double Model::decision(const Features& f) const {
@@ -249,6 +271,7 @@ std::vector<uint8_t> Model::serialize() const {
   tld_.save(o);
   benign_.save(o);
   dga_.save(o);
+  hlr_.save(o);
   put_u64(o, XXH64(o.data(), o.size(), 0));
   return o;
 }
@@ -285,7 +308,7 @@ std::unique_ptr<Model> Model::parse(std::span<const uint8_t> bytes, std::string&
   m->bias_ = get_f64(r);
   bool finite = std::isfinite(m->bias_);
   for (double w : m->weights_) finite = finite && std::isfinite(w);
-  if (!r.ok() || !finite || !m->tld_.load(r) || !m->benign_.load(r) || !m->dga_.load(r) || r.remaining() != 0) {
+  if (!r.ok() || !finite || !m->tld_.load(r) || !m->benign_.load(r) || !m->dga_.load(r) || !m->hlr_.load(r) || r.remaining() != 0) {
     err = "malformed DGA model file";
     return nullptr;
   }

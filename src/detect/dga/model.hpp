@@ -5,8 +5,9 @@
 // character n-gram model of benign names and under one of DGA names (their
 // difference is the strongest single feature), entropy, length, digit ratio,
 // vowel ratio, longest consonant and digit runs, hyphens, hex-likeness,
-// digit/letter alternation, distinct-character ratio and the log-odds of the
-// public suffix. A logistic regression combines them; the model (n-gram
+// digit/letter alternation, distinct-character ratio, the log-odds of the
+// public suffix, and the output of a logistic regression over hashed
+// character n-grams (a discriminative counterpart of the n-gram models). A logistic regression combines them; the model (n-gram
 // tables, suffix table, weights) is trained by `omamori dga train` and
 // shipped as data/dga/model.bin, which is embedded into the binary.
 //
@@ -35,7 +36,11 @@ enum class Skip : uint8_t {
   kService,  // the label starts with '_' (SRV/mDNS service labels)
   kIdn,      // punycode label (xn--): not modelled
   kTooLong,  // longer than 253 characters
+  kPlatform, // under a cloud/CDN platform suffix whose labels are generated IDs (cloudfront.net, ...)
 };
+// The platform suffixes (public suffixes of the PSL's private section whose
+// customer labels are machine-made IDs by design).
+bool is_platform_suffix(std::string_view suffix);
 std::string_view skip_name(Skip s);
 
 // Splits a name into its registered-domain label and public suffix, with a
@@ -69,12 +74,12 @@ class NameSplitter {
   char buf_[256];
 };
 
-inline constexpr int kFeatures = 15;
+inline constexpr int kFeatures = 16;
 using Features = std::array<double, kFeatures>;
 extern const char* const kFeatureNames[kFeatures];
 
 struct ModelInfo {
-  uint32_t order = 5;
+  uint32_t order = 4;
   uint32_t min_count = 2;
   uint32_t train_benign = 0;
   uint32_t train_dga = 0;
@@ -101,12 +106,13 @@ class Model {
   const ModelInfo& info() const { return info_; }
   const NgramModel& benign_model() const { return benign_; }
   const NgramModel& dga_model() const { return dga_; }
-  size_t bytes() const { return benign_.bytes() + dga_.bytes() + tld_.bytes(); }
+  size_t bytes() const { return benign_.bytes() + dga_.bytes() + tld_.bytes() + hlr_.bytes(); }
 
   // Training fills these (see train.cpp).
   ModelInfo info_;
   NgramModel benign_, dga_;
   KeyTable tld_;  // key: tld_key(suffix) -> quantised log-odds
+  HashedNgramLr hlr_;
   std::array<double, kFeatures> weights_{};
   double bias_ = 0;  // includes the threshold shift
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace omamori::dga {
 
@@ -185,6 +186,61 @@ bool NgramModel::load(ByteReader& r) {
   for (auto& v : dense_) v = static_cast<int16_t>(r.u16());
   for (int n = kDenseOrder + 1; n <= order_; ++n)
     if (!grams_[n].load(r) || !ctxs_[n].load(r)) return false;
+  return r.ok();
+}
+
+void HashedNgramLr::train(const std::vector<Example>& ex, int epochs, double rate, double l2) {
+  size_t size = size_t{1} << bits_;
+  std::vector<float> w(size, 0.0f), g2(size, 1e-8f);
+  double bias = 0, gb = 1e-8;
+  std::vector<uint32_t> feats;
+  uint8_t syms[256];
+  for (int ep = 0; ep < epochs; ++ep) {
+    for (const auto& e : ex) {
+      size_t n = std::min<size_t>(e.label.size(), 253);
+      for (size_t i = 0; i < n; ++i) syms[i] = symbol_of(e.label[i]);
+      feats.clear();
+      for_each_feature(syms, n, e.suffix_key, [&](uint32_t b) { feats.push_back(b); });
+      double z = bias;
+      for (uint32_t b : feats) z += w[b];
+      double p = 1.0 / (1.0 + std::exp(-z));
+      double g = p - (e.dga ? 1.0 : 0.0);
+      for (uint32_t b : feats) {
+        double gi = g + l2 * w[b];
+        g2[b] = static_cast<float>(g2[b] + gi * gi);
+        w[b] = static_cast<float>(w[b] - rate * gi / std::sqrt(static_cast<double>(g2[b])));
+      }
+      gb += g * g;
+      bias -= rate * g / std::sqrt(gb);
+    }
+  }
+  w_.resize(size);
+  for (size_t i = 0; i < size; ++i) {
+    double q = std::clamp(static_cast<double>(w[i]), -15.9, 15.9) * kScale;
+    w_[i] = static_cast<int16_t>(q < 0 ? q - 0.5 : q + 0.5);
+  }
+  bias_ = bias;
+}
+
+void HashedNgramLr::save(std::vector<uint8_t>& out) const {
+  out.push_back(static_cast<uint8_t>(bits_));
+  uint64_t b;
+  std::memcpy(&b, &bias_, 8);
+  put_u32(out, static_cast<uint32_t>(b >> 32));
+  put_u32(out, static_cast<uint32_t>(b));
+  for (int16_t v : w_) put_u16(out, static_cast<uint16_t>(v));
+}
+
+bool HashedNgramLr::load(ByteReader& r) {
+  bits_ = r.u8();
+  if (!r.ok() || bits_ < 10 || bits_ > 24) return false;
+  uint64_t b = r.u64();
+  std::memcpy(&bias_, &b, 8);
+  if (!std::isfinite(bias_)) return false;
+  size_t size = size_t{1} << bits_;
+  if (!r.has(size * 2)) return false;
+  w_.resize(size);
+  for (auto& v : w_) v = static_cast<int16_t>(r.u16());
   return r.ok();
 }
 

@@ -11,7 +11,9 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -101,6 +103,54 @@ class NgramModel {
   std::vector<int16_t> dense_;  // [h1 * 40 * 40 + h2 * 40 + c], kSymbols^3
   KeyTable grams_[kMaxOrder + 1];
   KeyTable ctxs_[kMaxOrder + 1];
+};
+
+// A discriminative model: logistic regression over hashed character n-grams
+// (orders 1..5 of the boundary-padded label), the public suffix and the
+// length. Weights are quantised to int16 (1/2048 steps).
+class HashedNgramLr {
+ public:
+  static constexpr int kMaxN = 5;
+  static constexpr double kScale = 2048.0;
+  explicit HashedNgramLr(int bits = 20) : bits_(bits) {}
+  int bits() const { return bits_; }
+  // Calls fn(bucket) for every feature of the label (symbols) and suffix key.
+  template <typename Fn>
+  void for_each_feature(const uint8_t* syms, size_t n, uint32_t suffix_key, Fn&& fn) const {
+    const uint32_t shift = static_cast<uint32_t>(32 - bits_);
+    // Positions -1 and n are the boundary symbol 0.
+    for (size_t i = 0; i <= n + 1; ++i) {
+      uint32_t h = 0x811c9dc5u;
+      for (size_t k = 0; k < kMaxN && i + k <= n + 1; ++k) {
+        size_t pos = i + k;  // index into the padded sequence
+        uint32_t s = (pos == 0 || pos == n + 1) ? 0u : syms[pos - 1];
+        h = (h ^ (s + 1)) * 0x01000193u;
+        fn(((h ^ static_cast<uint32_t>(k)) * 0x9E3779B1u) >> shift);
+      }
+    }
+    fn(((suffix_key ^ 0xa5a5a5a5u) * 0x9E3779B1u) >> shift);
+    fn(((static_cast<uint32_t>(std::min<size_t>(n, 40)) + 0x5bd1e995u) * 0x85ebca6bu) >> shift);
+  }
+  double score(const uint8_t* syms, size_t n, uint32_t suffix_key) const {
+    int32_t z = 0;
+    for_each_feature(syms, n, suffix_key, [&](uint32_t b) { z += w_[b]; });
+    return bias_ + z / kScale;
+  }
+  // Trains on (label, suffix key, class) with AdaGrad, a fixed number of epochs in the given order.
+  struct Example {
+    std::string_view label;
+    uint32_t suffix_key;
+    bool dga;
+  };
+  void train(const std::vector<Example>& ex, int epochs, double rate, double l2);
+  size_t bytes() const { return w_.size() * 2; }
+  void save(std::vector<uint8_t>& out) const;
+  bool load(ByteReader& r);
+
+ private:
+  int bits_;
+  std::vector<int16_t> w_;
+  double bias_ = 0;
 };
 
 inline int16_t quantise_log(double lp) {

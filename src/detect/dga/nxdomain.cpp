@@ -190,6 +190,7 @@ void NxDetector::host_findings(const IpAddr& a, const Host& h, const std::string
   if (h.flags & kFlagDga) {
     // Distinct DGA-scored names: exact below the sketch size, else the bottom-k estimate.
     double distinct = h.sketch_n < kSketch ? h.sketch_n : (kSketch - 1) * 4294967296.0 / (h.sketch[kSketch - 1] + 1.0);
+    distinct = std::max<double>(std::min<double>(distinct, h.nx_total), h.sketch_n);
     Finding f;
     f.type = finding_type::kDga;
     f.host = a;

@@ -21,6 +21,7 @@ struct Prepared {
   std::string label, suffix;
   bool dga = false;
   int fold = 0;
+  uint64_t order = 0;  // training order of the hashed model (a fixed shuffle)
 };
 
 int16_t quantise_signed(double v) {
@@ -55,6 +56,11 @@ void fit_tables(const std::vector<Prepared>& v, int exclude, const TrainParams& 
   items.erase(std::unique(items.begin(), items.end(), [](auto& a, auto& b) { return a.first == b.first; }),
               items.end());
   m.tld_.build(items);
+  std::vector<HashedNgramLr::Example> ex;
+  for (const auto& s : v)
+    if (s.fold != exclude) ex.push_back({s.label, tld_key(s.suffix), s.dga});
+  m.hlr_ = HashedNgramLr(p.hashed_bits);
+  m.hlr_.train(ex, p.hashed_epochs, p.hashed_rate, p.hashed_l2);
 }
 
 // Solves A x = b (n x n, row-major) by Gaussian elimination with partial pivoting.
@@ -164,8 +170,12 @@ std::unique_ptr<Model> train(const std::vector<Sample>& samples, const TrainPara
   for (const auto& s : samples) {
     auto parts = splitter.split(s.name);
     if (parts.skip != Skip::kNone) continue;
-    prep.push_back(Prepared{std::string(parts.label), std::string(parts.suffix), s.dga, fold_of(s.name)});
+    prep.push_back(Prepared{std::string(parts.label), std::string(parts.suffix), s.dga, fold_of(s.name),
+                            XXH64(s.name.data(), s.name.size(), 7)});
   }
+  std::sort(prep.begin(), prep.end(), [](const Prepared& a, const Prepared& b) {
+    return a.order != b.order ? a.order < b.order : a.label + "." + a.suffix < b.label + "." + b.suffix;
+  });
   // Out-of-fold features.
   std::vector<Features> x(prep.size());
   std::vector<uint8_t> y(prep.size());

@@ -41,10 +41,14 @@ bool in_test_part(std::string_view normalised_name);
 bool load_dataset(const std::string& dga_path, const std::string& benign_path, Dataset& out, std::string& err);
 
 struct TrainParams {
-  uint32_t order = 5;
+  uint32_t order = 4;
   uint32_t min_count = 2;    // n-grams of order >= 4 seen fewer times are pruned
   double l2 = 1.0;           // on standardised features
   double target_fpr = 0.01;  // on the out-of-fold training scores
+  int hashed_bits = 20;      // hashed n-gram logistic regression: 2^bits weights
+  int hashed_epochs = 8;
+  double hashed_rate = 0.1;
+  double hashed_l2 = 1e-6;
 };
 
 std::unique_ptr<Model> train(const std::vector<Sample>& samples, const TrainParams& p);
