@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <ctime>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -100,9 +101,10 @@ void run_score(ScoreOptions& o) {
           fmt::format_to(std::back_inserter(out), "  label={} suffix={}", parts.label, parts.suffix);
           double z = sc.model().decision(f);
           fmt::format_to(std::back_inserter(out), " z={:.2f}", z);
-          for (int i = 0; i < kFeatures; ++i)
-            fmt::format_to(std::back_inserter(out), " {}={:.3g}({:+.2f})", kFeatureNames[i], f[i],
-                           sc.model().weights_[i] * f[i]);
+          int off = length_bucket(parts.label.size()) * kBaseFeatures;
+          for (int i = 0; i < kBaseFeatures; ++i)
+            fmt::format_to(std::back_inserter(out), " {}={:.3g}({:+.2f})", kFeatureNames[i], f[off + i],
+                           sc.model().weights_[off + i] * f[off + i]);
         }
       }
       out += '\n';
@@ -160,6 +162,7 @@ struct EvalOptions {
   ModelOption model;
   size_t show_errors = 0;
   size_t top = 20;
+  bool speed = false;
 };
 
 void eval_zeek(const Model& m, const std::string& path, size_t top) {
@@ -234,6 +237,27 @@ void run_eval(EvalOptions& o) {
     fmt::print("held-out test part: {} names ({} dga, {} benign)\n", d.test.size(), e.tp + e.fn, e.fp + e.tn);
     print_eval("held-out test part", e);
     Scorer sc(m);
+    if (o.speed) {
+      // Single-thread scoring throughput over every name of both files, repeated for >= 2 s.
+      std::vector<std::string_view> names;
+      for (const auto* part : {&d.train, &d.test})
+        for (const auto& s : *part) names.push_back(s.name);
+      // CPU time of this thread, so that a busy machine does not understate the per-core rate.
+      auto cpu = [] {
+        timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+      };
+      uint64_t scored = 0, flagged = 0;
+      double t0 = cpu(), secs = 0;
+      while (secs < 2.0) {
+        for (auto n : names) flagged += sc.score(n).dga;
+        scored += names.size();
+        secs = cpu() - t0;
+      }
+      fmt::print("speed: {} names in {:.2f} s of CPU time: {:.0f} names/s per core ({} flagged)\n", scored, secs,
+                 double(scored) / secs, flagged);
+    }
     for (size_t i = 0; i < errors.size() && i < o.show_errors; ++i)
       fmt::print("  {} {:<40} score {:.3f}\n", errors[i]->dga ? "missed dga " : "false alarm", errors[i]->name,
                  sc.score(errors[i]->name).score);
@@ -332,6 +356,7 @@ void register_dga(CLI::App& app) {
   ev->add_option("--benign", eo->benign, "File of benign names");
   ev->add_option("--zeek-dns", eo->zeek, "Zeek dns.log (.gz or plain): false positives among its registered domains");
   ev->add_option("--show-errors", eo->show_errors, "List this many misclassified held-out names");
+  ev->add_flag("--speed", eo->speed, "Also measure the scoring speed (names/s on one core)");
   ev->add_option("--top", eo->top, "Zeek: list this many flagged registered domains")->capture_default_str();
   eo->model.add_to(ev);
   ev->callback([eo] { run_eval(*eo); });

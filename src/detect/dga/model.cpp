@@ -18,7 +18,9 @@ extern "C" const unsigned char omamori_dga_model_end[];
 
 namespace omamori::dga {
 
-const char* const kFeatureNames[kFeatures] = {
+int length_bucket(size_t n) { return n <= 7 ? 0 : n <= 10 ? 1 : n <= 14 ? 2 : 3; }
+
+const char* const kFeatureNames[kBaseFeatures] = {
     "llr",          "benign_lp_per_char", "dga_lp_per_char", "length",         "entropy",
     "digit_ratio",  "vowel_ratio",        "consonant_run",   "digit_run",      "hyphens",
     "hex",          "suffix_log_odds",    "alternation",     "distinct_ratio", "log_length",
@@ -61,6 +63,16 @@ void put_u64(std::vector<uint8_t>& o, uint64_t v) {
 }
 void put_f64(std::vector<uint8_t>& o, double d) { put_u64(o, std::bit_cast<uint64_t>(d)); }
 double get_f64(ByteReader& r) { return std::bit_cast<double>(r.u64()); }
+
+// c * log2(c) for c = 0..255: entropy = log2(n) - sum(c log2 c) / n without a log per character.
+const std::array<double, 256>& clog2c() {
+  static const std::array<double, 256> t = [] {
+    std::array<double, 256> a{};
+    for (int c = 1; c < 256; ++c) a[static_cast<size_t>(c)] = c * std::log2(static_cast<double>(c));
+    return a;
+  }();
+  return t;
+}
 
 bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y'; }
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
@@ -167,6 +179,7 @@ double Model::tld_log_odds(std::string_view suffix) const {
 }
 
 void Model::features(std::string_view label, std::string_view suffix, Features& f) const {
+  f.fill(0);
   uint8_t syms[256] = {};
   size_t n = std::min<size_t>(label.size(), 253);
   uint32_t counts[kSymbols] = {};
@@ -203,15 +216,17 @@ void Model::features(std::string_view label, std::string_view suffix, Features& 
     if (kind && prev_kind && kind != prev_kind) ++alternations;
     if (kind) prev_kind = kind;
   }
+  uint32_t buckets[HashedNgramLr::kMaxBuckets];
+  size_t nb = hlr_.buckets(syms, n, tld_key(suffix), buckets);
+  benign_.prefetch(syms, n);
+  dga_.prefetch(syms, n);
   double lpb = benign_.logprob(syms, n) / kLogScale;
   double lpd = dga_.logprob(syms, n) / kLogScale;
-  double entropy = 0;
   double dn = n ? static_cast<double>(n) : 1.0;
-  for (uint32_t c : counts)
-    if (c) {
-      double q = c / dn;
-      entropy -= q * std::log2(q);
-    }
+  const auto& cl = clog2c();
+  double sum = 0;
+  for (uint32_t c : counts) sum += cl[std::min<uint32_t>(c, 255)];
+  double entropy = n ? std::max(0.0, std::log2(dn) - sum / dn) : 0.0;
   f[0] = std::clamp(lpd - lpb, -60.0, 60.0);
   f[1] = lpb / (dn + 1);
   f[2] = lpd / (dn + 1);
@@ -227,7 +242,15 @@ void Model::features(std::string_view label, std::string_view suffix, Features& 
   f[12] = alternations / dn;
   f[13] = distinct / dn;
   f[14] = std::log(dn + 1);
-  f[15] = hlr_.score(syms, n, tld_key(suffix));
+  f[15] = hlr_.score_buckets(buckets, nb);
+  // Each length bucket has its own weights: move the base features to the bucket's block.
+  int b = length_bucket(n);
+  if (b != 0)
+    for (int i = 0; i < kBaseFeatures; ++i) {
+      f[static_cast<size_t>(b * kBaseFeatures + i)] = f[static_cast<size_t>(i)];
+      f[static_cast<size_t>(i)] = 0;
+    }
+  for (int k = 0; k < kLengthBuckets; ++k) f[static_cast<size_t>(kBaseFeatures * kLengthBuckets + k)] = k == b;
 }
 
 double Model::decision(const Features& f) const {

@@ -74,9 +74,12 @@ class NameSplitter {
   char buf_[256];
 };
 
-inline constexpr int kFeatures = 16;
+inline constexpr int kBaseFeatures = 16;
+inline constexpr int kLengthBuckets = 4;  // label length <= 7, 8-10, 11-14, >= 15: one set of weights each
+inline constexpr int kFeatures = kBaseFeatures * kLengthBuckets + kLengthBuckets;
+int length_bucket(size_t label_length);
 using Features = std::array<double, kFeatures>;
-extern const char* const kFeatureNames[kFeatures];
+extern const char* const kFeatureNames[kBaseFeatures];
 
 struct ModelInfo {
   uint32_t order = 4;

@@ -7,7 +7,6 @@
 namespace omamori::dga {
 
 namespace {
-constexpr uint32_t kPow40[kMaxOrder + 1] = {1, 40, 1600, 64000, 2560000, 102400000, 4096000000u};
 
 // Base-40 code of the last k symbols of hist[0..len), padded on the left with 0.
 uint32_t tail_code(const uint8_t* hist, size_t len, int k) {
@@ -64,36 +63,33 @@ double NgramCounts::prob(int n, const uint8_t* hist, size_t len, uint8_t c) cons
 void KeyTable::build(const std::vector<std::pair<uint32_t, int16_t>>& items) {
   uint32_t cap = 16;
   while (cap < items.size() * 2) cap <<= 1;  // load factor <= 0.5
-  keys_.assign(cap, 0);
-  vals_.assign(cap, 0);
+  slots_.assign(cap, Slot{0, 0, 0});
   mask_ = cap - 1;
   count_ = items.size();
   for (const auto& [k, v] : items) {
     uint32_t i = slot(k);
-    while (keys_[i] != 0) i = (i + 1) & mask_;
-    keys_[i] = k;
-    vals_[i] = v;
+    while (slots_[i].key != 0) i = (i + 1) & mask_;
+    slots_[i] = Slot{k, v, 0};
   }
 }
 
 void KeyTable::save(std::vector<uint8_t>& out) const {
-  put_u32(out, static_cast<uint32_t>(keys_.size()));
-  for (uint32_t k : keys_) put_u32(out, k);
-  for (int16_t v : vals_) put_u16(out, static_cast<uint16_t>(v));
+  put_u32(out, static_cast<uint32_t>(slots_.size()));
+  for (const Slot& s : slots_) put_u32(out, s.key);
+  for (const Slot& s : slots_) put_u16(out, static_cast<uint16_t>(s.val));
 }
 
 bool KeyTable::load(ByteReader& r) {
   uint32_t cap = r.u32();
   if (!r.ok() || cap < 16 || cap > (1u << 24) || (cap & (cap - 1)) != 0) return false;
   if (!r.has(static_cast<size_t>(cap) * 6)) return false;
-  keys_.resize(cap);
-  vals_.resize(cap);
+  slots_.assign(cap, Slot{0, 0, 0});
   count_ = 0;
-  for (auto& k : keys_) {
-    k = r.u32();
-    if (k != 0) ++count_;
+  for (auto& s : slots_) {
+    s.key = r.u32();
+    if (s.key != 0) ++count_;
   }
-  for (auto& v : vals_) v = static_cast<int16_t>(r.u16());
+  for (auto& s : slots_) s.val = static_cast<int16_t>(r.u16());
   mask_ = cap - 1;
   // A full table would make find() loop: require empty slots.
   return r.ok() && count_ < cap;
@@ -126,6 +122,13 @@ NgramModel NgramModel::build(const NgramCounts& c, uint32_t min_count) {
     }
     for (const auto& [key, x] : c.ctxs[n])
       ctxs.emplace_back(key, quantise_log(std::log(double(x.distinct) / (double(x.total) + x.distinct))));
+    if (n == kDenseOrder + 1) {
+      // Dense: every 3-symbol history has a slot; 0 (log 1) for an unseen one means "no back-off penalty",
+      // which is what an unseen history gives (a seen one has weight T/(C+T) < 1).
+      m.ctx4_.assign(static_cast<size_t>(kSymbols) * kSymbols * kSymbols, 0);
+      for (const auto& [key, v] : ctxs) m.ctx4_[key - 1] = v;
+      ctxs.clear();
+    }
     // Sorted, so that the table layout (and the model file) does not depend on hash-map order.
     std::sort(grams.begin(), grams.end());
     std::sort(ctxs.begin(), ctxs.end());
@@ -151,7 +154,10 @@ int32_t NgramModel::logprob(const uint8_t* syms, size_t n) const {
         done = true;
         break;
       }
-      if (ctxs_[k].find(h + 1, v)) lp += v;
+      if (k == kDenseOrder + 1)
+        lp += ctx4_[h];
+      else if (ctxs_[k].find(h + 1, v))
+        lp += v;
     }
     if (!done) lp += dense_[codes[2] * kSymbols + c];
     total += lp;
@@ -162,8 +168,22 @@ int32_t NgramModel::logprob(const uint8_t* syms, size_t n) const {
   return total;
 }
 
+void NgramModel::prefetch(const uint8_t* syms, size_t n) const {
+  if (order_ <= kDenseOrder) return;
+  const size_t k = static_cast<size_t>(order_ - 1);  // history length of the highest order
+  uint32_t top = 1;                                   // weight of the oldest history symbol
+  for (size_t i = 1; i < k; ++i) top *= kSymbols;
+  uint32_t h = 0;
+  for (size_t i = 0; i <= n; ++i) {
+    uint8_t c = i < n ? syms[i] : 0;
+    grams_[order_].prefetch(h * kSymbols + c + 1);
+    uint32_t out = i >= k ? syms[i - k] : 0;  // the symbol leaving the history (padding is 0)
+    h = (h - out * top) * kSymbols + c;
+  }
+}
+
 size_t NgramModel::bytes() const {
-  size_t b = dense_.size() * 2;
+  size_t b = dense_.size() * 2 + ctx4_.size() * 2;
   for (int n = 0; n <= kMaxOrder; ++n) b += grams_[n].bytes() + ctxs_[n].bytes();
   return b;
 }
@@ -171,9 +191,10 @@ size_t NgramModel::bytes() const {
 void NgramModel::save(std::vector<uint8_t>& out) const {
   out.push_back(static_cast<uint8_t>(order_));
   for (int16_t v : dense_) put_u16(out, static_cast<uint16_t>(v));
+  for (int16_t v : ctx4_) put_u16(out, static_cast<uint16_t>(v));
   for (int n = kDenseOrder + 1; n <= order_; ++n) {
     grams_[n].save(out);
-    ctxs_[n].save(out);
+    if (n > kDenseOrder + 1) ctxs_[n].save(out);
   }
 }
 
@@ -184,8 +205,13 @@ bool NgramModel::load(ByteReader& r) {
   if (!r.has(nd * 2)) return false;
   dense_.resize(nd);
   for (auto& v : dense_) v = static_cast<int16_t>(r.u16());
+  if (order_ > kDenseOrder) {
+    if (!r.has(nd * 2)) return false;
+    ctx4_.resize(nd);
+    for (auto& v : ctx4_) v = static_cast<int16_t>(r.u16());
+  }
   for (int n = kDenseOrder + 1; n <= order_; ++n)
-    if (!grams_[n].load(r) || !ctxs_[n].load(r)) return false;
+    if (!grams_[n].load(r) || (n > kDenseOrder + 1 && !ctxs_[n].load(r))) return false;
   return r.ok();
 }
 

@@ -54,32 +54,40 @@ class NgramCounts {
   absl::flat_hash_map<uint32_t, Ctx> ctxs[kMaxOrder + 1];         // key: base-40 code of h, + 1
 };
 
-// Open-addressing table uint32 key -> int16 value (key 0 = empty).
+// Open-addressing table uint32 key -> int16 value (key 0 = empty), key and
+// value side by side so that a probe touches one cache line.
 class KeyTable {
  public:
   void build(const std::vector<std::pair<uint32_t, int16_t>>& items);
+  void prefetch(uint32_t key) const {
+    if (mask_) __builtin_prefetch(&slots_[slot(key)]);
+  }
   bool find(uint32_t key, int16_t& v) const {
     if (mask_ == 0) return false;
     uint32_t i = slot(key);
     while (true) {
-      uint32_t k = keys_[i];
-      if (k == key) {
-        v = vals_[i];
+      const Slot& s = slots_[i];
+      if (s.key == key) {
+        v = s.val;
         return true;
       }
-      if (k == 0) return false;
+      if (s.key == 0) return false;
       i = (i + 1) & mask_;
     }
   }
   size_t size() const { return count_; }
-  size_t bytes() const { return keys_.size() * 6; }
+  size_t bytes() const { return slots_.size() * sizeof(Slot); }
   void save(std::vector<uint8_t>& out) const;
   bool load(ByteReader& r);
 
  private:
+  struct Slot {
+    uint32_t key;
+    int16_t val;
+    int16_t pad;
+  };
   uint32_t slot(uint32_t key) const { return static_cast<uint32_t>((key * 0x9E3779B97F4A7C15ull) >> 40) & mask_; }
-  std::vector<uint32_t> keys_;
-  std::vector<int16_t> vals_;
+  std::vector<Slot> slots_;
   uint32_t mask_ = 0;
   size_t count_ = 0;
 };
@@ -94,15 +102,18 @@ class NgramModel {
   // Sum of quantised log-probabilities of the symbols and the end boundary
   // (syms[0..n) are symbol ids, without padding).
   int32_t logprob(const uint8_t* syms, size_t n) const;
+  // Prefetches the first probe of every highest-order n-gram of the label.
+  void prefetch(const uint8_t* syms, size_t n) const;
   size_t bytes() const;
   void save(std::vector<uint8_t>& out) const;
   bool load(ByteReader& r);
 
  private:
   int order_ = 0;
-  std::vector<int16_t> dense_;  // [h1 * 40 * 40 + h2 * 40 + c], kSymbols^3
-  KeyTable grams_[kMaxOrder + 1];
-  KeyTable ctxs_[kMaxOrder + 1];
+  std::vector<int16_t> dense_;     // [h1 * 40 * 40 + h2 * 40 + c], kSymbols^3
+  std::vector<int16_t> ctx4_;      // order-4 back-off weights by 3-symbol history (0 = unseen), kSymbols^3
+  KeyTable grams_[kMaxOrder + 1];  // orders 4..N
+  KeyTable ctxs_[kMaxOrder + 1];   // orders 5..N
 };
 
 // A discriminative model: logistic regression over hashed character n-grams
@@ -112,6 +123,7 @@ class HashedNgramLr {
  public:
   static constexpr int kMaxN = 5;
   static constexpr double kScale = 2048.0;
+  static constexpr size_t kMaxBuckets = (kMaxN + 2) * 256 + 16;  // features of a label of <= 253 symbols
   explicit HashedNgramLr(int bits = 20) : bits_(bits) {}
   int bits() const { return bits_; }
   // Calls fn(bucket) for every feature of the label (symbols) and suffix key.
@@ -130,6 +142,39 @@ class HashedNgramLr {
     }
     fn(((suffix_key ^ 0xa5a5a5a5u) * 0x9E3779B1u) >> shift);
     fn(((static_cast<uint32_t>(std::min<size_t>(n, 40)) + 0x5bd1e995u) * 0x85ebca6bu) >> shift);
+    // The label's shape (consonant / vowel / digit / other per character), alone and with the suffix and length.
+    uint32_t shape = 0x9747b28cu;
+    for (size_t i = 0; i < n; ++i) {
+      uint8_t s = syms[i];
+      uint32_t cls = (s >= 27 && s <= 36) ? 2u : s > 36 ? 3u : (s == 1 || s == 5 || s == 9 || s == 15 || s == 21 || s == 25) ? 1u : 0u;
+      shape = (shape ^ (cls + 1)) * 0x01000193u;
+    }
+    fn(((shape ^ 0x3c6ef372u) * 0x9E3779B1u) >> shift);
+    fn((((shape ^ suffix_key) + 0x7f4a7c15u) * 0x9E3779B1u) >> shift);
+    fn((((suffix_key * 0x85ebca6bu) ^ static_cast<uint32_t>(std::min<size_t>(n, 40))) * 0x9E3779B1u) >> shift);
+    // Bigrams of the padded label together with the suffix.
+    for (size_t i = 0; i <= n; ++i) {
+      uint32_t a = i == 0 ? 0u : syms[i - 1], b = i == n ? 0u : syms[i];
+      fn((((a * 41u + b + 1u) * 0xcc9e2d51u ^ suffix_key) * 0x9E3779B1u) >> shift);
+    }
+    // Letters together with the length.
+    for (size_t i = 0; i < n; ++i)
+      fn((((syms[i] + 1u) * 0x27d4eb2du ^ (static_cast<uint32_t>(std::min<size_t>(n, 40)) * 0x165667b1u)) * 0x9E3779B1u) >>
+         shift);
+  }
+  // Feature buckets of a label into out (room for kMaxBuckets), prefetching their weights.
+  size_t buckets(const uint8_t* syms, size_t n, uint32_t suffix_key, uint32_t* out) const {
+    size_t k = 0;
+    for_each_feature(syms, n, suffix_key, [&](uint32_t b) {
+      __builtin_prefetch(&w_[b]);
+      out[k++] = b;
+    });
+    return k;
+  }
+  double score_buckets(const uint32_t* b, size_t k) const {
+    int32_t z = 0;
+    for (size_t i = 0; i < k; ++i) z += w_[b[i]];
+    return bias_ + z / kScale;
   }
   double score(const uint8_t* syms, size_t n, uint32_t suffix_key) const {
     int32_t z = 0;
