@@ -1,13 +1,13 @@
 // `omamori dga`: score domain names, train and evaluate the DGA model, run the
 // NXDOMAIN/DGA host detector over a Zeek dns.log.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "cli/common.hpp"
@@ -96,7 +96,8 @@ void run_score(ScoreOptions& o) {
     } else {
       fmt::format_to(std::back_inserter(out), "{:<7.4f} {:<7} {}", r.score, verdict, s);
       if (o.features) {
-        if (r.skip != Skip::kNone) fmt::format_to(std::back_inserter(out), "  (not scored: {})", skip_name(r.skip));
+        if (r.skip != Skip::kNone)
+          fmt::format_to(std::back_inserter(out), "  (not scored: {})", skip_name(r.skip));
         else {
           fmt::format_to(std::back_inserter(out), "  label={} suffix={}", parts.label, parts.suffix);
           double z = sc.model().decision(f);
@@ -148,9 +149,10 @@ void run_train(TrainOptions& o) {
   std::FILE* f = std::fopen(o.out.c_str(), "wb");
   if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fclose(f) != 0)
     throw CommandError(kFailure, "cannot write " + o.out);
-  fmt::print("trained on {} names ({} benign, {} dga scored; {} duplicates and {} invalid lines dropped); "
-             "held out {} names\n",
-             d.train.size(), m->info().train_benign, m->info().train_dga, d.duplicates, d.invalid, d.test.size());
+  fmt::print(
+      "trained on {} names ({} benign, {} dga scored; {} duplicates and {} invalid lines dropped); "
+      "held out {} names\n",
+      d.train.size(), m->info().train_benign, m->info().train_dga, d.duplicates, d.invalid, d.test.size());
   fmt::print("out-of-fold on the training part: FPR {:.4f} recall {:.4f} (target FPR {:.4f})\n", m->info().train_fpr,
              m->info().train_recall, m->info().target_fpr);
   print_eval("held-out test part", evaluate(*m, d.test));
@@ -213,13 +215,15 @@ void eval_zeek(const Model& m, const std::string& path, size_t top) {
   }
   std::sort(flagged.begin(), flagged.end(),
             [](const auto& a, const auto& b) { return a.second->queries > b.second->queries; });
-  fmt::print("zeek dns.log {}: {} rows, {} distinct registered domains ({} reverse-lookup and {} names without a "
-             "registered domain not scored)\n",
-             path, rows, rds.size(), reverse, no_rd);
-  fmt::print("flagged as DGA: {} of {} registered domains, FPR {:.4f}; among those with NXDOMAIN answers: {} of {}; "
-             "{} under cloud/CDN platform suffixes not scored\n",
-             flagged.size(), rds.size(), rds.empty() ? 0.0 : double(flagged.size()) / double(rds.size()), nx_flagged,
-             nx_rds, platform);
+  fmt::print(
+      "zeek dns.log {}: {} rows, {} distinct registered domains ({} reverse-lookup and {} names without a "
+      "registered domain not scored)\n",
+      path, rows, rds.size(), reverse, no_rd);
+  fmt::print(
+      "flagged as DGA: {} of {} registered domains, FPR {:.4f}; among those with NXDOMAIN answers: {} of {}; "
+      "{} under cloud/CDN platform suffixes not scored\n",
+      flagged.size(), rds.size(), rds.empty() ? 0.0 : double(flagged.size()) / double(rds.size()), nx_flagged, nx_rds,
+      platform);
   Scorer sc2(m);
   for (size_t i = 0; i < flagged.size() && i < top; ++i)
     fmt::print("  {:<40} score {:.3f} queries {} nxdomain {} clients {}\n", flagged[i].first,
@@ -315,8 +319,9 @@ void run_nxdomain(NxOptions& o) {
 }  // namespace
 
 void register_dga(CLI::App& app) {
-  auto* dga = app.add_subcommand("dga", "Domain generation algorithms: score names, train/evaluate the model, "
-                                        "NXDOMAIN/DGA host detection");
+  auto* dga = app.add_subcommand("dga",
+                                 "Domain generation algorithms: score names, train/evaluate the model, "
+                                 "NXDOMAIN/DGA host detection");
   dga->require_subcommand(1);
 
   auto so = std::make_shared<ScoreOptions>();
@@ -362,7 +367,8 @@ void register_dga(CLI::App& app) {
   ev->callback([eo] { run_eval(*eo); });
 
   auto no = std::make_shared<NxOptions>();
-  auto* nx = dga->add_subcommand("nxdomain", "Per-host NXDOMAIN/DGA detection over Zeek dns.log files; findings as JSON lines");
+  auto* nx = dga->add_subcommand("nxdomain",
+                                 "Per-host NXDOMAIN/DGA detection over Zeek dns.log files; findings as JSON lines");
   nx->add_option("files", no->files, "Zeek dns.log files (.gz or plain)")->required();
   nx->add_option("--window", no->window_s, "Window in seconds")->capture_default_str();
   nx->add_option("--min-distinct", no->cfg.min_distinct, "nxdomain: distinct NX names in a window, at least")

@@ -1,11 +1,11 @@
 // `omamori dga ...` run as a program: score output (JSON keys, verdicts), eval
 // figures, train + score with the trained model, nxdomain findings.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "detect/dga/model.hpp"
@@ -119,14 +119,15 @@ TEST(DgaCli, EvalPrintsTheHeldOutFigures) {
 }
 
 TEST(DgaCli, TrainThenScoreWithTheTrainedModel) {
-  // A small labelled set: every 10th name of each file.
+  // A small labelled set: every 20th name of each file.
   std::string dga = temp_path("dga.txt"), benign = temp_path("benign.txt"), model = temp_path("model.bin");
-  for (auto [src, dst] : {std::pair{kData + "/dga/dga_domains.csv", dga}, {kData + "/dga/benign_domains.csv", benign}}) {
+  for (auto [src, dst] :
+       {std::pair{kData + "/dga/dga_domains.csv", dga}, {kData + "/dga/benign_domains.csv", benign}}) {
     std::ifstream in(src);
     std::ofstream out(dst);
     std::string line;
     for (int i = 0; std::getline(in, line); ++i)
-      if (i % 10 == 0) out << line << "\n";
+      if (i % 20 == 0) out << line << "\n";
   }
   auto r = run(kBin + " dga train --dga " + dga + " --benign " + benign + " --out " + model +
                " --hashed-bits 16 --hashed-epochs 2");

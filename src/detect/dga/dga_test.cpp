@@ -53,15 +53,15 @@ TEST(DgaModel, BuiltinModelLoads) {
 
 TEST(DgaModel, ObviousDgaAndObviousBenign) {
   Scorer sc(builtin());
-  for (const char* n : {"kq0qw6o2siwq.org", "xjwqpzkhvbnmtr.com", "qxzvbkwjhgtplmn.info",
-                        "www.zzkxqjwvbnptr.biz", "7yhg3kq9xw2mz5.ru"}) {
+  for (const char* n : {"kq0qw6o2siwq.org", "xjwqpzkhvbnmtr.com", "qxzvbkwjhgtplmn.info", "www.zzkxqjwvbnptr.biz",
+                        "7yhg3kq9xw2mz5.ru"}) {
     auto r = sc.score(n);
     EXPECT_TRUE(r.dga) << n << " " << r.score;
     EXPECT_GE(r.score, 0.5) << n;
   }
   for (const char* n : {"google.com", "www.wikipedia.org", "news.bbc.co.uk", "facebook.com", "amazon.co.jp",
-                        "login.microsoftonline.com", "github.com", "mail.yahoo.com", "stackoverflow.com",
-                        "ubuntu.com", "weather.gov", "Example.COM."}) {
+                        "login.microsoftonline.com", "github.com", "mail.yahoo.com", "stackoverflow.com", "ubuntu.com",
+                        "weather.gov", "Example.COM."}) {
     auto r = sc.score(n);
     EXPECT_FALSE(r.dga) << n << " " << r.score;
     EXPECT_LT(r.score, 0.5) << n;
@@ -114,7 +114,9 @@ TEST(DgaModel, SplitterAgreesWithLibpsl) {
   for (const auto& s : dataset().train) check(s.name);
   ReasonCounters errors;
   std::string err;
-  ASSERT_TRUE(read_zeek_dns(kZeek, [&](const ZeekDnsRow& r) { check(r.query); }, errors, err)) << err;
+  ASSERT_TRUE(read_zeek_dns(
+      kZeek, [&](const ZeekDnsRow& r) { check(r.query); }, errors, err))
+      << err;
   EXPECT_GT(checked, 90000u);
   auto p = sp.split("a.b.k2j4x9q.co.uk");
   EXPECT_EQ(p.label, "k2j4x9q");
@@ -200,8 +202,8 @@ TEST(DgaModel, ModelFileRoundTripAndCorruption) {
 TEST(DgaTraining, DeterministicOnASubset) {
   std::vector<Sample> sub;
   for (const auto& s : dataset().train)
-    if (XXH64(s.name.data(), s.name.size(), 1) % 12 == 0) sub.push_back(s);
-  ASSERT_GT(sub.size(), 3000u);
+    if (XXH64(s.name.data(), s.name.size(), 1) % 20 == 0) sub.push_back(s);
+  ASSERT_GT(sub.size(), 2000u);
   TrainParams p;
   p.hashed_bits = 16;
   p.hashed_epochs = 2;
@@ -211,7 +213,7 @@ TEST(DgaTraining, DeterministicOnASubset) {
   std::string err;
   auto m = Model::parse(a, err);
   ASSERT_TRUE(m) << err;
-  // Even a model trained on 1/12 of the data separates the obvious cases.
+  // Even a model trained on 1/20 of the training part separates the obvious cases.
   Scorer sc(*m);
   EXPECT_TRUE(sc.score("xjwqpzkhvbnmtr.com").dga);
   EXPECT_FALSE(sc.score("google.com").dga);

@@ -18,13 +18,14 @@ extern "C" const unsigned char omamori_dga_model_end[];
 
 namespace omamori::dga {
 
-int length_bucket(size_t n) { return n <= 7 ? 0 : n <= 10 ? 1 : n <= 14 ? 2 : 3; }
+int length_bucket(size_t n) {
+  return n <= 7 ? 0 : n <= 10 ? 1 : n <= 14 ? 2 : 3;
+}
 
 const char* const kFeatureNames[kBaseFeatures] = {
-    "llr",          "benign_lp_per_char", "dga_lp_per_char", "length",         "entropy",
-    "digit_ratio",  "vowel_ratio",        "consonant_run",   "digit_run",      "hyphens",
-    "hex",          "suffix_log_odds",    "alternation",     "distinct_ratio", "log_length",
-    "hashed_ngram_lr",
+    "llr",         "benign_lp_per_char", "dga_lp_per_char", "length",          "entropy", "digit_ratio",
+    "vowel_ratio", "consonant_run",      "digit_run",       "hyphens",         "hex",     "suffix_log_odds",
+    "alternation", "distinct_ratio",     "log_length",      "hashed_ngram_lr",
 };
 
 std::string_view skip_name(Skip s) {
@@ -61,8 +62,12 @@ void put_u32(std::vector<uint8_t>& o, uint32_t v) {
 void put_u64(std::vector<uint8_t>& o, uint64_t v) {
   for (int i = 7; i >= 0; --i) o.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
-void put_f64(std::vector<uint8_t>& o, double d) { put_u64(o, std::bit_cast<uint64_t>(d)); }
-double get_f64(ByteReader& r) { return std::bit_cast<double>(r.u64()); }
+void put_f64(std::vector<uint8_t>& o, double d) {
+  put_u64(o, std::bit_cast<uint64_t>(d));
+}
+double get_f64(ByteReader& r) {
+  return std::bit_cast<double>(r.u64());
+}
 
 // c * log2(c) for c = 0..255: entropy = log2(n) - sum(c log2 c) / n without a log per character.
 const std::array<double, 256>& clog2c() {
@@ -74,22 +79,48 @@ const std::array<double, 256>& clog2c() {
   return t;
 }
 
-bool is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y'; }
-bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool is_vowel(char c) {
+  return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
 }  // namespace
 
 bool is_platform_suffix(std::string_view suffix) {
   static constexpr std::string_view kPlatforms[] = {
-      "cloudfront.net",      "elasticbeanstalk.com", "amazonaws.com",         "awsglobalaccelerator.com",
-      "azurewebsites.net",   "cloudapp.net",         "cloudapp.azure.com",    "azureedge.net",
-      "azurefd.net",         "azurestaticapps.net",  "trafficmanager.net",    "appspot.com",
-      "googleusercontent.com", "run.app",            "web.app",               "firebaseapp.com",
-      "herokuapp.com",       "herokudns.com",        "netlify.app",           "vercel.app",
-      "workers.dev",         "pages.dev",            "fly.dev",               "onrender.com",
-      "ngrok.io",            "ngrok-free.app",       "digitaloceanspaces.com", "r2.dev",
+      "cloudfront.net",
+      "elasticbeanstalk.com",
+      "amazonaws.com",
+      "awsglobalaccelerator.com",
+      "azurewebsites.net",
+      "cloudapp.net",
+      "cloudapp.azure.com",
+      "azureedge.net",
+      "azurefd.net",
+      "azurestaticapps.net",
+      "trafficmanager.net",
+      "appspot.com",
+      "googleusercontent.com",
+      "run.app",
+      "web.app",
+      "firebaseapp.com",
+      "herokuapp.com",
+      "herokudns.com",
+      "netlify.app",
+      "vercel.app",
+      "workers.dev",
+      "pages.dev",
+      "fly.dev",
+      "onrender.com",
+      "ngrok.io",
+      "ngrok-free.app",
+      "digitaloceanspaces.com",
+      "r2.dev",
   };
   for (std::string_view p : kPlatforms)
-    if (suffix == p || (suffix.size() > p.size() && ends_with(suffix, p) && suffix[suffix.size() - p.size() - 1] == '.'))
+    if (suffix == p ||
+        (suffix.size() > p.size() && ends_with(suffix, p) && suffix[suffix.size() - p.size() - 1] == '.'))
       return true;
   return false;
 }
@@ -259,7 +290,9 @@ double Model::decision(const Features& f) const {
   return z;
 }
 
-Scorer::Result Scorer::score(std::string_view name) { return score(name, nullptr, nullptr); }
+Scorer::Result Scorer::score(std::string_view name) {
+  return score(name, nullptr, nullptr);
+}
 
 Scorer::Result Scorer::score(std::string_view name, Features* fout, NameSplitter::Parts* pout) {
   Result r;
@@ -331,7 +364,8 @@ std::unique_ptr<Model> Model::parse(std::span<const uint8_t> bytes, std::string&
   m->bias_ = get_f64(r);
   bool finite = std::isfinite(m->bias_);
   for (double w : m->weights_) finite = finite && std::isfinite(w);
-  if (!r.ok() || !finite || !m->tld_.load(r) || !m->benign_.load(r) || !m->dga_.load(r) || !m->hlr_.load(r) || r.remaining() != 0) {
+  if (!r.ok() || !finite || !m->tld_.load(r) || !m->benign_.load(r) || !m->dga_.load(r) || !m->hlr_.load(r) ||
+      r.remaining() != 0) {
     err = "malformed DGA model file";
     return nullptr;
   }

@@ -7,9 +7,9 @@
 // vowel ratio, longest consonant and digit runs, hyphens, hex-likeness,
 // digit/letter alternation, distinct-character ratio, the log-odds of the
 // public suffix, and the output of a logistic regression over hashed
-// character n-grams (a discriminative counterpart of the n-gram models). A logistic regression combines them; the model (n-gram
-// tables, suffix table, weights) is trained by `omamori dga train` and
-// shipped as data/dga/model.bin, which is embedded into the binary.
+// character n-grams (a discriminative counterpart of the n-gram models). A logistic regression combines them; the model
+// (n-gram tables, suffix table, weights) is trained by `omamori dga train` and shipped as data/dga/model.bin, which is
+// embedded into the binary.
 //
 // The score is the logistic output shifted so that the decision threshold
 // (chosen on the training part for a false-positive rate <= 1%) is 0.5:
@@ -31,12 +31,12 @@ namespace omamori::dga {
 // Why a name is not scored (score 0, verdict benign).
 enum class Skip : uint8_t {
   kNone = 0,
-  kEmpty,    // no label (empty name, "..")
-  kReverse,  // in-addr.arpa / ip6.arpa
-  kService,  // the label starts with '_' (SRV/mDNS service labels)
-  kIdn,      // punycode label (xn--): not modelled
-  kTooLong,  // longer than 253 characters
-  kPlatform, // under a cloud/CDN platform suffix whose labels are generated IDs (cloudfront.net, ...)
+  kEmpty,     // no label (empty name, "..")
+  kReverse,   // in-addr.arpa / ip6.arpa
+  kService,   // the label starts with '_' (SRV/mDNS service labels)
+  kIdn,       // punycode label (xn--): not modelled
+  kTooLong,   // longer than 253 characters
+  kPlatform,  // under a cloud/CDN platform suffix whose labels are generated IDs (cloudfront.net, ...)
 };
 // The platform suffixes (public suffixes of the PSL's private section whose
 // customer labels are machine-made IDs by design).

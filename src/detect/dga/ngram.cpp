@@ -171,7 +171,7 @@ int32_t NgramModel::logprob(const uint8_t* syms, size_t n) const {
 void NgramModel::prefetch(const uint8_t* syms, size_t n) const {
   if (order_ <= kDenseOrder) return;
   const size_t k = static_cast<size_t>(order_ - 1);  // history length of the highest order
-  uint32_t top = 1;                                   // weight of the oldest history symbol
+  uint32_t top = 1;                                  // weight of the oldest history symbol
   for (size_t i = 1; i < k; ++i) top *= kSymbols;
   uint32_t h = 0;
   for (size_t i = 0; i <= n; ++i) {

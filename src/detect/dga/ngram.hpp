@@ -51,7 +51,7 @@ class NgramCounts {
   };
   int order_;
   absl::flat_hash_map<uint32_t, uint32_t> grams[kMaxOrder + 1];  // key: base-40 code of h.c, + 1
-  absl::flat_hash_map<uint32_t, Ctx> ctxs[kMaxOrder + 1];         // key: base-40 code of h, + 1
+  absl::flat_hash_map<uint32_t, Ctx> ctxs[kMaxOrder + 1];        // key: base-40 code of h, + 1
 };
 
 // Open-addressing table uint32 key -> int16 value (key 0 = empty), key and
@@ -146,7 +146,10 @@ class HashedNgramLr {
     uint32_t shape = 0x9747b28cu;
     for (size_t i = 0; i < n; ++i) {
       uint8_t s = syms[i];
-      uint32_t cls = (s >= 27 && s <= 36) ? 2u : s > 36 ? 3u : (s == 1 || s == 5 || s == 9 || s == 15 || s == 21 || s == 25) ? 1u : 0u;
+      uint32_t cls = (s >= 27 && s <= 36)                                            ? 2u
+                     : s > 36                                                        ? 3u
+                     : (s == 1 || s == 5 || s == 9 || s == 15 || s == 21 || s == 25) ? 1u
+                                                                                     : 0u;
       shape = (shape ^ (cls + 1)) * 0x01000193u;
     }
     fn(((shape ^ 0x3c6ef372u) * 0x9E3779B1u) >> shift);
@@ -159,7 +162,8 @@ class HashedNgramLr {
     }
     // Letters together with the length.
     for (size_t i = 0; i < n; ++i)
-      fn((((syms[i] + 1u) * 0x27d4eb2du ^ (static_cast<uint32_t>(std::min<size_t>(n, 40)) * 0x165667b1u)) * 0x9E3779B1u) >>
+      fn((((syms[i] + 1u) * 0x27d4eb2du ^ (static_cast<uint32_t>(std::min<size_t>(n, 40)) * 0x165667b1u)) *
+          0x9E3779B1u) >>
          shift);
   }
   // Feature buckets of a label into out (room for kMaxBuckets), prefetching their weights.

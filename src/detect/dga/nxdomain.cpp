@@ -41,7 +41,7 @@ struct UnionFind {
 
 NxDetector::NxDetector(const Model& model, NxConfig cfg)
     : model_(model), cfg_(cfg), max_hosts_(std::max<size_t>(cfg.memory_limit / bytes_per_host(), 1)) {
-  if (cfg_.window_ms <= 0) cfg_.window_ms = 300000;
+  if (cfg_.window_ms < 1000) cfg_.window_ms = 1000;  // window numbers must fit 32 bits
 }
 
 double NxDetector::population_sd() const {
@@ -202,11 +202,11 @@ void NxDetector::host_findings(const IpAddr& a, const Host& h, const std::string
     f.family = family;
     f.events = h.alert_dga;
     f.confidence = static_cast<uint8_t>(std::min(99.0, 50.0 + 5.0 * distinct + (group_size > 1 ? 10 : 0)));
-    f.explanation = fmt::format(
-        "{} got NXDOMAIN answers for about {:.0f} different names that look machine-generated (e.g. {}){}", host,
-        distinct, ex,
-        group_size > 1 ? fmt::format("; {} other host(s) got the same names ({})", group_size - 1, family)
-                       : std::string());
+    f.explanation =
+        fmt::format("{} got NXDOMAIN answers for about {:.0f} different names that look machine-generated (e.g. {}){}",
+                    host, distinct, ex,
+                    group_size > 1 ? fmt::format("; {} other host(s) got the same names ({})", group_size - 1, family)
+                                   : std::string());
     f.details = {{"examples", ex},
                  {"dga_names", fmt::format("{:.0f}", distinct)},
                  {"nx_answers", std::to_string(h.nx_total)},

@@ -50,12 +50,12 @@ struct DnsObservation {
 };
 
 struct NxConfig {
-  TimeMs window_ms = 300000;
+  TimeMs window_ms = 300000;  // at least 1000
   // nxdomain
-  uint32_t min_distinct = 20;     // distinct NX names in a window, at least
-  double factor = 4.0;            // x the host's baseline and x the population's
-  double baseline_alpha = 0.1;    // EWMA weight of a new window
-  uint32_t warmup_windows = 3;    // host windows before its own baseline counts
+  uint32_t min_distinct = 20;   // distinct NX names in a window, at least
+  double factor = 4.0;          // x the host's baseline and x the population's
+  double baseline_alpha = 0.1;  // EWMA weight of a new window
+  uint32_t warmup_windows = 3;  // host windows before its own baseline counts
   // dga
   uint32_t dga_min_distinct = 5;
   double dga_min_fraction = 0.25;
@@ -88,19 +88,19 @@ class NxDetector {
 
   static constexpr int kSketch = 6;
   struct Host {
-    TimeMs alert_first = 0;   // first and last NX answer of the flagged windows
+    TimeMs alert_first = 0;  // first and last NX answer of the flagged windows
     TimeMs alert_last = 0;
-    TimeMs win_first = 0;     // first NX answer of the current window
-    uint64_t win_bits = 0;    // distinct NX names in the current window (linear counting)
-    uint64_t dga_bits = 0;    // distinct DGA-scored NX registered domains in the current window
-    uint32_t win_index = 0;   // current window number = last activity
-    float baseline = 0;       // EWMA of distinct NX names per (unflagged) window
-    uint32_t nx_total = 0;    // NX answers
-    uint32_t alert_nx = 0;    // NX answers in nxdomain-flagged windows
-    uint32_t alert_dga = 0;   // DGA-scored NX answers in dga-flagged windows
-    uint16_t win_nx = 0;      // NX answers in the current window
-    uint16_t win_dga = 0;     // DGA-scored NX answers in the current window
-    uint16_t windows = 0;     // windows with NX answers seen
+    TimeMs win_first = 0;        // first NX answer of the current window
+    uint64_t win_bits = 0;       // distinct NX names in the current window (linear counting)
+    uint64_t dga_bits = 0;       // distinct DGA-scored NX registered domains in the current window
+    uint32_t win_index = 0;      // current window number = last activity
+    float baseline = 0;          // EWMA of distinct NX names per (unflagged) window
+    uint32_t nx_total = 0;       // NX answers
+    uint32_t alert_nx = 0;       // NX answers in nxdomain-flagged windows
+    uint32_t alert_dga = 0;      // DGA-scored NX answers in dga-flagged windows
+    uint16_t win_nx = 0;         // NX answers in the current window
+    uint16_t win_dga = 0;        // DGA-scored NX answers in the current window
+    uint16_t windows = 0;        // windows with NX answers seen
     uint16_t peak_distinct = 0;  // most distinct NX names in a flagged window
     uint8_t flags = 0;
     uint8_t sketch_n = 0;
@@ -133,7 +133,9 @@ class NxDetector {
 };
 
 // A hash-map slot (address + state + control byte) at the map's maximum load of 7/8.
-constexpr size_t NxDetector::bytes_per_host() { return (sizeof(Host) + sizeof(IpAddr) + 1) * 8 / 7; }
+constexpr size_t NxDetector::bytes_per_host() {
+  return (sizeof(Host) + sizeof(IpAddr) + 1) * 8 / 7;
+}
 static_assert(sizeof(NxDetector::Host) <= 96, "keep the per-host NXDOMAIN state small");
 
 }  // namespace omamori::dga

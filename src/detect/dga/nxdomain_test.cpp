@@ -1,11 +1,12 @@
 // NXDOMAIN/DGA host detector: synthetic hosts, family grouping, bounded state,
 // and real background traffic (the Zeek dns.log) with injected DGA hosts.
+#include "detect/dga/nxdomain.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "detect/dga/nxdomain.hpp"
 #include "detect/dga/train.hpp"
 #include "detect/dga/zeek_queries.hpp"
 
@@ -193,7 +194,10 @@ TEST(NxDetector, ZeekBackgroundWithInjectedDgaHosts) {
   std::vector<Row> rows;
   ReasonCounters errors;
   ASSERT_TRUE(read_zeek_dns(
-      kData + "/dns/zeek-dns.log.gz", [&](const ZeekDnsRow& r) { rows.push_back({r.ts, r.client, std::string(r.query), r.rcode}); },
+      kData + "/dns/zeek-dns.log.gz",
+      [&](const ZeekDnsRow& r) {
+        rows.push_back({r.ts, r.client, std::string(r.query), r.rcode});
+      },
       errors, err))
       << err;
   ASSERT_EQ(rows.size(), 53615u);

@@ -12,10 +12,12 @@ namespace omamori::dga {
 
 namespace {
 constexpr uint64_t kSplitSeed = 0x6f6d616d6f7269;  // "omamori"
-constexpr uint64_t kFoldSeed = 0x666f6c6473;        // "folds"
+constexpr uint64_t kFoldSeed = 0x666f6c6473;       // "folds"
 constexpr int kFolds = 5;
 
-int fold_of(std::string_view name) { return static_cast<int>(XXH64(name.data(), name.size(), kFoldSeed) % kFolds); }
+int fold_of(std::string_view name) {
+  return static_cast<int>(XXH64(name.data(), name.size(), kFoldSeed) % kFolds);
+}
 
 struct Prepared {
   std::string label, suffix;
@@ -128,7 +130,9 @@ std::vector<double> fit_logistic(const std::vector<Features>& x, const std::vect
 }
 }  // namespace
 
-bool in_test_part(std::string_view name) { return XXH64(name.data(), name.size(), kSplitSeed) % 10 >= 7; }
+bool in_test_part(std::string_view name) {
+  return XXH64(name.data(), name.size(), kSplitSeed) % 10 >= 7;
+}
 
 bool load_dataset(const std::string& dga_path, const std::string& benign_path, Dataset& out, std::string& err) {
   absl::flat_hash_set<std::string> seen;
