@@ -70,5 +70,6 @@ void register_flows(CLI::App& app);
 void register_intel(CLI::App& app);
 void register_dns(CLI::App& app);
 void register_analyze(CLI::App& app);
+void register_dga(CLI::App& app);  // dga.cpp
 
 }  // namespace omamori::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   register_intel(app);
   register_dns(app);
   register_analyze(app);
+  register_dga(app);
 
   try {
     app.parse(argc, argv);
