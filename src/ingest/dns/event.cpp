@@ -32,12 +32,23 @@ size_t normalise_dns_name(std::string_view in, char* out, size_t cap) {
     for (size_t i = n - 1; i > 0 && in[i - 1] == '\\'; --i) ++bs;
     if (bs % 2 == 0) --n;
   }
-  if (n > cap) return SIZE_MAX;
+  // Bytes that are not printable ASCII (from logs: Zeek JSON, raw UTF-8) become \DDD,
+  // so that every name in an event is printable ASCII, as names from the wire are.
+  size_t o = 0;
   for (size_t i = 0; i < n; ++i) {
-    char c = in[i];
-    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c <= 0x20 || c >= 0x7f) {
+      if (cap - o < 4) return SIZE_MAX;
+      out[o++] = '\\';
+      out[o++] = static_cast<char>('0' + c / 100);
+      out[o++] = static_cast<char>('0' + c / 10 % 10);
+      out[o++] = static_cast<char>('0' + c % 10);
+      continue;
+    }
+    if (o >= cap) return SIZE_MAX;
+    out[o++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : static_cast<char>(c);
   }
-  return n;
+  return o;
 }
 
 bool DnsEvent::set_qname(std::string_view name) {

@@ -144,7 +144,8 @@ const char* dns_source_name(DnsSource s);
 const char* dns_transport_name(DnsTransport t);
 
 // Normalises a presentation-form name into out (lower-case ASCII, no trailing dot,
-// root as "."). Returns the length, or SIZE_MAX if it does not fit in cap.
+// root as ".", bytes outside 0x21-0x7e as \DDD). Returns the length, or SIZE_MAX
+// if it does not fit in cap.
 size_t normalise_dns_name(std::string_view in, char* out, size_t cap);
 
 }  // namespace omamori

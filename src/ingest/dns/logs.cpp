@@ -368,6 +368,15 @@ bool zeek_name_to_event_qname(std::string_view in, DnsEvent& ev) {
         continue;
       }
     }
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f) {  // raw odd bytes (JSON \u escapes, UTF-8): \DDD
+      if (o + 4 > cap) return false;
+      out[o++] = '\\';
+      out[o++] = static_cast<char>('0' + u / 100);
+      out[o++] = static_cast<char>('0' + u / 10 % 10);
+      out[o++] = static_cast<char>('0' + u % 10);
+      continue;
+    }
     if (o >= cap) return false;
     out[o++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
   }

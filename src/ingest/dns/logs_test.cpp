@@ -204,8 +204,17 @@ TEST(ZeekLog, SharedDnsLogFieldByField) {
     EXPECT_EQ(e.resolver.str(), f[3]);
     EXPECT_EQ(std::to_string(e.resolver_port), f[4]);
     EXPECT_EQ(dns_transport_name(e.transport), f[5]);
-    std::string q = f[6] == "-" ? "" : f[6];
-    for (auto& c : q) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // Zeek writes odd bytes raw (e.g. spaces in mDNS names); omamori writes them as dig does (\032).
+    std::string q;
+    for (unsigned char c : (f[6] == "-" ? std::string() : f[6])) {
+      if (c <= 0x20 || c >= 0x7f) {
+        char b[8];
+        std::snprintf(b, sizeof b, "\\%03u", c);
+        q += b;
+      } else {
+        q += static_cast<char>(std::tolower(c));
+      }
+    }
     if (q.size() > 1 && q.back() == '.') q.pop_back();
     EXPECT_EQ(e.qname, q);
     EXPECT_EQ(f[7] == "-" ? 0 : std::stoi(f[7]), e.qtype);
