@@ -71,6 +71,7 @@ bool parse_epoch(std::string_view s, TimeMs& out) {
   int64_t sec = 0;
   auto [p, ec] = std::from_chars(ip.data(), ip.data() + ip.size(), sec);
   if (ec != std::errc() || p != ip.data() + ip.size() || ip.empty()) return false;
+  if (sec < -100000000000LL || sec > 100000000000LL) return false;  // beyond year 5000: not a log time
   int64_t ms = 0;
   if (dot != std::string_view::npos) {
     int64_t scale = 100;
@@ -615,12 +616,19 @@ LineResult ZeekDnsJsonParser::parse(std::string_view line, DnsEvent& ev, ReasonC
     if (k == "ts") {
       double d;
       if (v.get(d) == simdjson::SUCCESS) {
-        ev.time = static_cast<TimeMs>(std::llround(d * 1e6) / 1000);
-        have_ts = true;
-      } else if (v.get(s) == simdjson::SUCCESS) {
-        if (auto t = parse_time(s)) {
-          ev.time = *t;
+        if (d > -1e11 && d < 1e11) {
+          ev.time = static_cast<TimeMs>(std::llround(d * 1e6) / 1000);
           have_ts = true;
+        }
+      } else if (v.get(s) == simdjson::SUCCESS) {
+        // ISO 8601 (JSON::TS_ISO8601) or epoch seconds as a string.
+        if (s.find('-') != std::string_view::npos) {
+          if (auto t = parse_time(s)) {
+            ev.time = *t;
+            have_ts = true;
+          }
+        } else {
+          have_ts = parse_epoch(s, ev.time);
         }
       }
       if (!have_ts) fail("zeek-json: bad ts");
