@@ -177,6 +177,9 @@ TEST(UnboundLog, SyslogAndMalformed) {
             LineResult::Malformed);
   EXPECT_EQ(p.parse("[1700000000] nsd[1:0] info: 192.0.2.1 x. A IN", *ev, errors), LineResult::Skip);
   EXPECT_EQ(errors.total(), 3u);
+  // An absurd epoch (found by fuzzing) is not a time: the line still counts, without one.
+  ASSERT_EQ(p.parse("[1795305648795305647] unbound[1:0] info: 192.0.2.1 x. A IN", *ev, errors), LineResult::Event);
+  EXPECT_EQ(ev->time, 0);
 }
 
 // The shared Zeek dns.log: every line becomes one event, and each event carries
@@ -285,6 +288,10 @@ TEST(ZeekLog, JsonVariantsAndBadLines) {
   EXPECT_EQ(p.parse(R"({"ts":1.0,"id.orig_h":"192.0.2.1","query":"x")", *ev, errors), LineResult::Malformed);
   EXPECT_EQ(p.parse(R"({"ts":1.0,"id.orig_h":"bogus","query":"x"})", *ev, errors), LineResult::Malformed);
   EXPECT_EQ(p.parse(R"([1,2])", *ev, errors), LineResult::Malformed);
+  EXPECT_EQ(p.parse(R"({"ts":1e300,"id.orig_h":"192.0.2.1","query":"x"})", *ev, errors), LineResult::Malformed);
+  EXPECT_EQ(p.parse(R"({"ts":"99999999999999999999","id.orig_h":"192.0.2.1","query":"x"})", *ev, errors),
+            LineResult::Malformed);
+  EXPECT_EQ(errors.count("zeek-json: bad ts"), 2u);
   EXPECT_EQ(errors.count("zeek-json: invalid json"), 1u);
   EXPECT_EQ(errors.count("zeek-json: bad address"), 1u);
   // Zeek's \x escapes become the \DDD form used everywhere else.
