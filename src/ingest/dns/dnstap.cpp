@@ -11,16 +11,20 @@
 namespace omamori {
 
 namespace {
-constexpr const char* kTypeNames[15] = {"UNKNOWN",          "AUTH_QUERY",      "AUTH_RESPONSE",   "RESOLVER_QUERY",
-                                        "RESOLVER_RESPONSE", "CLIENT_QUERY",   "CLIENT_RESPONSE", "FORWARDER_QUERY",
-                                        "FORWARDER_RESPONSE", "STUB_QUERY",    "STUB_RESPONSE",   "TOOL_QUERY",
-                                        "TOOL_RESPONSE",    "UPDATE_QUERY",    "UPDATE_RESPONSE"};
+constexpr const char* kTypeNames[15] = {
+    "UNKNOWN",       "AUTH_QUERY",      "AUTH_RESPONSE",   "RESOLVER_QUERY",     "RESOLVER_RESPONSE",
+    "CLIENT_QUERY",  "CLIENT_RESPONSE", "FORWARDER_QUERY", "FORWARDER_RESPONSE", "STUB_QUERY",
+    "STUB_RESPONSE", "TOOL_QUERY",      "TOOL_RESPONSE",   "UPDATE_QUERY",       "UPDATE_RESPONSE"};
 constexpr const char* kTypeShort[15] = {"??", "AQ", "AR", "RQ", "RR", "CQ", "CR", "FQ",
                                         "FR", "SQ", "SR", "TQ", "TR", "UQ", "UR"};
 }  // namespace
 
-const char* dnstap_type_name(uint8_t type) { return type < 15 ? kTypeNames[type] : kTypeNames[0]; }
-const char* dnstap_type_short(uint8_t type) { return type < 15 ? kTypeShort[type] : kTypeShort[0]; }
+const char* dnstap_type_name(uint8_t type) {
+  return type < 15 ? kTypeNames[type] : kTypeNames[0];
+}
+const char* dnstap_type_short(uint8_t type) {
+  return type < 15 ? kTypeShort[type] : kTypeShort[0];
+}
 
 // A bump allocator for protobuf-c: every frame is unpacked into the same block,
 // which is reset before the next frame. Only frames larger than the block fall

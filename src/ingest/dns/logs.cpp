@@ -1,13 +1,13 @@
 #include "ingest/dns/logs.hpp"
 
 #include <simdjson.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <unistd.h>
 
 #include "core/time.hpp"
 
@@ -122,7 +122,9 @@ bool parse_addr_port(std::string_view tok, IpAddr& a, uint16_t& port) {
   return true;
 }
 
-int resolve_year(int y) { return y > 0 ? y : current_year(); }
+int resolve_year(int y) {
+  return y > 0 ? y : current_year();
+}
 
 }  // namespace
 
@@ -427,7 +429,9 @@ void add_zeek_answer(std::string_view a, uint32_t ttl, DnsEvent& ev) {
   ev.add_name(0, ttl, a);
 }
 
-uint32_t ttl_from(double v) { return v <= 0 ? 0 : v >= 4294967295.0 ? 0xffffffffu : static_cast<uint32_t>(v); }
+uint32_t ttl_from(double v) {
+  return v <= 0 ? 0 : v >= 4294967295.0 ? 0xffffffffu : static_cast<uint32_t>(v);
+}
 
 }  // namespace
 
@@ -452,12 +456,26 @@ LineResult ZeekDnsTsvParser::parse(std::string_view line, DnsEvent& ev, ReasonCo
     if (auto v = value("#unset_field")) unset_ = unescape_zeek_header(*v);
     if (auto v = value("#empty_field")) empty_ = unescape_zeek_header(*v);
     if (auto v = value("#fields")) {
-      static constexpr std::pair<std::string_view, Col> kNames[] = {
-          {"ts", kTs},         {"id.orig_h", kOrigH}, {"id.orig_p", kOrigP}, {"id.resp_h", kRespH},
-          {"id.resp_p", kRespP}, {"proto", kProto}, {"trans_id", kTransId}, {"query", kQuery},
-          {"qclass", kQclass}, {"qclass_name", kQclassName}, {"qtype", kQtype}, {"qtype_name", kQtypeName},
-          {"rcode", kRcode},   {"rcode_name", kRcodeName}, {"AA", kAA}, {"TC", kTC},
-          {"RD", kRD},         {"RA", kRA},           {"answers", kAnswers}, {"TTLs", kTTLs}};
+      static constexpr std::pair<std::string_view, Col> kNames[] = {{"ts", kTs},
+                                                                    {"id.orig_h", kOrigH},
+                                                                    {"id.orig_p", kOrigP},
+                                                                    {"id.resp_h", kRespH},
+                                                                    {"id.resp_p", kRespP},
+                                                                    {"proto", kProto},
+                                                                    {"trans_id", kTransId},
+                                                                    {"query", kQuery},
+                                                                    {"qclass", kQclass},
+                                                                    {"qclass_name", kQclassName},
+                                                                    {"qtype", kQtype},
+                                                                    {"qtype_name", kQtypeName},
+                                                                    {"rcode", kRcode},
+                                                                    {"rcode_name", kRcodeName},
+                                                                    {"AA", kAA},
+                                                                    {"TC", kTC},
+                                                                    {"RD", kRD},
+                                                                    {"RA", kRA},
+                                                                    {"answers", kAnswers},
+                                                                    {"TTLs", kTTLs}};
       cols_.clear();
       std::string_view rest = *v;
       for (;;) {
@@ -513,8 +531,10 @@ LineResult ZeekDnsTsvParser::parse(std::string_view line, DnsEvent& ev, ReasonCo
     errors.add("zeek: bad port");
     return LineResult::Malformed;
   }
-  if (set[kProto]) ev.transport = f[kProto] == "tcp" ? DnsTransport::Tcp : f[kProto] == "udp" ? DnsTransport::Udp
-                                                                                              : DnsTransport::Unknown;
+  if (set[kProto])
+    ev.transport = f[kProto] == "tcp"   ? DnsTransport::Tcp
+                   : f[kProto] == "udp" ? DnsTransport::Udp
+                                        : DnsTransport::Unknown;
   if (set[kTransId]) parse_u16(f[kTransId], ev.id);
   if (set[kQuery] && !zeek_name_to_event_qname(f[kQuery], ev)) {
     errors.add("zeek: name too long");

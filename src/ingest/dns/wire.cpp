@@ -135,8 +135,8 @@ const char* decode_dns_name(const uint8_t* msg, size_t len, size_t& off, char* o
   return nullptr;
 }
 
-DnsParse parse_dns_message(const uint8_t* msg, size_t len, DnsEvent& ev, ReasonCounters& errors,
-                           DnsWireStats* stats, const IpAddr* source) {
+DnsParse parse_dns_message(const uint8_t* msg, size_t len, DnsEvent& ev, ReasonCounters& errors, DnsWireStats* stats,
+                           const IpAddr* source) {
   auto fail = [&](const char* reason) {
     if (source)
       errors.add(*source, reason);
@@ -191,9 +191,9 @@ DnsParse parse_dns_message(const uint8_t* msg, size_t len, DnsEvent& ev, ReasonC
 
   bool truncated_ok = ev.flag(DnsEvent::kTC);
   auto partial = [&](const char* reason) {
-    if (truncated_ok && (reason == std::string_view("question truncated") ||
-                         reason == std::string_view("record truncated") || reason == std::string_view("rdata truncated") ||
-                         reason == std::string_view("name truncated"))) {
+    if (truncated_ok &&
+        (reason == std::string_view("question truncated") || reason == std::string_view("record truncated") ||
+         reason == std::string_view("rdata truncated") || reason == std::string_view("name truncated"))) {
       // A TC response may stop anywhere; that is the protocol, not damage.
       if (stats) ++stats->truncated_tc;
       return DnsParse::Ok;
