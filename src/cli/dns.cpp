@@ -126,7 +126,8 @@ void run_listen(DnsListenOptions& o) {
     }
   }
   std::string err;
-  auto l = o.unix_path.empty() ? DnstapListener::tcp(o.tcp, err, lopt) : DnstapListener::unix_socket(o.unix_path, err, lopt);
+  auto l =
+      o.unix_path.empty() ? DnstapListener::tcp(o.tcp, err, lopt) : DnstapListener::unix_socket(o.unix_path, err, lopt);
   if (!l) throw CommandError(kFailure, err);
   if (!o.tcp.empty()) fmt::print(stderr, "omamori: dnstap listening on {} (port {})\n", o.tcp, l->port());
   std::FILE* out = open_output(o.output);
@@ -160,14 +161,16 @@ void register_dns(CLI::App& app) {
 
   auto ro = std::make_shared<DnsReadOptions>();
   auto* read = dns->add_subcommand(
-      "read", "Print the DNS queries and responses in pcap/pcapng captures, dnstap files, BIND or Unbound query "
-              "logs and Zeek dns.log files (TSV or JSON, gzip accepted)");
+      "read",
+      "Print the DNS queries and responses in pcap/pcapng captures, dnstap files, BIND or Unbound query "
+      "logs and Zeek dns.log files (TSV or JSON, gzip accepted)");
   read->add_option("files", ro->files, "Input files ('-' for standard input, with --input-format)")->required();
   read->add_option("--input-format", ro->input_format,
                    "auto, pcap, dnstap, bind, unbound, zeek, zeek-json (auto: recognised from the content)")
       ->capture_default_str();
   read->add_option("--port", ro->ports, "DNS server ports in pcaps (default 53; repeat for several)");
-  read->add_option("--year", ro->year, "Year for log timestamps that have none (syslog, log-time-ascii; default: this year)");
+  read->add_option("--year", ro->year,
+                   "Year for log timestamps that have none (syslog, log-time-ascii; default: this year)");
   read->add_option("-f,--format", ro->format, "Output format: table or jsonl")
       ->check(CLI::IsMember({"table", "jsonl"}))
       ->capture_default_str();
@@ -177,8 +180,9 @@ void register_dns(CLI::App& app) {
 
   auto lo = std::make_shared<DnsListenOptions>();
   auto* listen = dns->add_subcommand(
-      "listen", "Receive dnstap from resolvers (Unbound, BIND, Knot, dnsdist) on a Unix or TCP socket and print the "
-                "DNS events until interrupted");
+      "listen",
+      "Receive dnstap from resolvers (Unbound, BIND, Knot, dnsdist) on a Unix or TCP socket and print the "
+      "DNS events until interrupted");
   listen->add_option("--unix", lo->unix_path, "Unix socket path to create (e.g. Unbound dnstap-socket-path)");
   listen->add_option("--tcp", lo->tcp, "ADDR:PORT to listen on (e.g. Unbound dnstap-ip)");
   listen->add_option("--socket-mode", lo->socket_mode, "Permissions of the Unix socket, octal (e.g. 0660)");

@@ -11,16 +11,20 @@
 namespace omamori {
 
 namespace {
-constexpr const char* kTypeNames[15] = {"UNKNOWN",          "AUTH_QUERY",      "AUTH_RESPONSE",   "RESOLVER_QUERY",
-                                        "RESOLVER_RESPONSE", "CLIENT_QUERY",   "CLIENT_RESPONSE", "FORWARDER_QUERY",
-                                        "FORWARDER_RESPONSE", "STUB_QUERY",    "STUB_RESPONSE",   "TOOL_QUERY",
-                                        "TOOL_RESPONSE",    "UPDATE_QUERY",    "UPDATE_RESPONSE"};
+constexpr const char* kTypeNames[15] = {
+    "UNKNOWN",       "AUTH_QUERY",      "AUTH_RESPONSE",   "RESOLVER_QUERY",     "RESOLVER_RESPONSE",
+    "CLIENT_QUERY",  "CLIENT_RESPONSE", "FORWARDER_QUERY", "FORWARDER_RESPONSE", "STUB_QUERY",
+    "STUB_RESPONSE", "TOOL_QUERY",      "TOOL_RESPONSE",   "UPDATE_QUERY",       "UPDATE_RESPONSE"};
 constexpr const char* kTypeShort[15] = {"??", "AQ", "AR", "RQ", "RR", "CQ", "CR", "FQ",
                                         "FR", "SQ", "SR", "TQ", "TR", "UQ", "UR"};
 }  // namespace
 
-const char* dnstap_type_name(uint8_t type) { return type < 15 ? kTypeNames[type] : kTypeNames[0]; }
-const char* dnstap_type_short(uint8_t type) { return type < 15 ? kTypeShort[type] : kTypeShort[0]; }
+const char* dnstap_type_name(uint8_t type) {
+  return type < 15 ? kTypeNames[type] : kTypeNames[0];
+}
+const char* dnstap_type_short(uint8_t type) {
+  return type < 15 ? kTypeShort[type] : kTypeShort[0];
+}
 
 // A bump allocator for protobuf-c: every frame is unpacked into the same block,
 // which is reset before the next frame. Only frames larger than the block fall
@@ -68,8 +72,18 @@ bool address_from(const ProtobufCBinaryData& b, IpAddr& out) {
   }
   return false;
 }
+// Seconds beyond year 5000 are not a real time (0 = unknown, counted by the caller).
 TimeMs to_ms(uint64_t sec, uint32_t nsec) {
+  if (sec > 100000000000ULL) return 0;
   return static_cast<TimeMs>(sec) * 1000 + static_cast<TimeMs>(nsec / 1000000);
+}
+// protobuf-c stores enum fields unchecked: read them as the int they are.
+template <typename E>
+int enum_value(const E& e) {
+  static_assert(sizeof(E) == sizeof(int));
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
 }
 }  // namespace
 
@@ -84,12 +98,12 @@ bool DnstapDecoder::decode(const uint8_t* p, size_t n, DnsSink& sink) {
   if (d->has_identity && d->identity.len > 0 &&
       std::string_view(reinterpret_cast<const char*>(d->identity.data), d->identity.len) != identity_)
     identity_.assign(reinterpret_cast<const char*>(d->identity.data), std::min<size_t>(d->identity.len, 255));
-  if (d->type != DNSTAP__DNSTAP__TYPE__MESSAGE || !d->message) {
+  if (enum_value(d->type) != DNSTAP__DNSTAP__TYPE__MESSAGE || !d->message) {
     errors_.add("dnstap frame without message");
     return false;
   }
   const Dnstap__Message* m = d->message;
-  int type = m->type;
+  int type = enum_value(m->type);
   if (type < 1 || type > 14) {
     errors_.add("dnstap unknown message type");
     return false;
@@ -122,8 +136,9 @@ bool DnstapDecoder::decode(const uint8_t* p, size_t n, DnsSink& sink) {
     ev_.time = to_ms(m->query_time_sec, m->has_query_time_nsec ? m->query_time_nsec : 0);
   else if (m->has_response_time_sec)
     ev_.time = to_ms(m->response_time_sec, m->has_response_time_nsec ? m->response_time_nsec : 0);
-  if (m->has_socket_protocol && m->socket_protocol >= 1 && m->socket_protocol <= 7)
-    ev_.transport = static_cast<DnsTransport>(m->socket_protocol);
+  if (ev_.time == 0) errors_.add("dnstap message without a valid time");
+  int proto = m->has_socket_protocol ? enum_value(m->socket_protocol) : 0;
+  if (proto >= 1 && proto <= 7) ev_.transport = static_cast<DnsTransport>(proto);
   ev_.source = DnsSource::Dnstap;
   ev_.dnstap_type = static_cast<uint8_t>(type);
   ++stats_.events;

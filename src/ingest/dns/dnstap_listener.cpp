@@ -151,7 +151,7 @@ std::unique_ptr<DnstapListener> DnstapListener::unix_socket(const std::string& p
 }
 
 std::unique_ptr<DnstapListener> DnstapListener::tcp(const std::string& addr_port, std::string& err,
-                                                     DnstapListenerOptions opt) {
+                                                    DnstapListenerOptions opt) {
   std::unique_ptr<DnstapListener> l(new DnstapListener(opt));
   if (!l->setup_wake(err)) return nullptr;
   auto colon = addr_port.rfind(':');

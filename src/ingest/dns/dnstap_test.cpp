@@ -2,9 +2,10 @@
 // testdata/README.md) read by omamori and by BIND's own dnstap-read; the Frame
 // Streams framing; the socket listener fed by libfstrm's Unix and TCP writers
 // (the library resolvers use to send dnstap) and by misbehaving clients.
-#include <gtest/gtest.h>
+#include "ingest/dns/dnstap.hpp"
 
 #include <fstrm.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -17,7 +18,6 @@
 #include <thread>
 
 #include "core/time.hpp"
-#include "ingest/dns/dnstap.hpp"
 #include "ingest/dns/dnstap_listener.hpp"
 #include "ingest/dns/logs.hpp"
 #include "ingest/dns/test_util.hpp"
@@ -169,7 +169,19 @@ TEST(DnstapDecoder, BadPayloadsAreCounted) {
   const uint8_t noq[] = {0x78, 0x01, 0x72, 0x02, 0x08, 0x05};
   EXPECT_FALSE(dec.decode(noq, sizeof noq, c));
   EXPECT_EQ(dec.errors().count("dnstap message without dns payload"), 1u);
+  // An enum value outside the schema (found by fuzzing): read as a number, refused.
+  const uint8_t odd_type[] = {0x78, 0xff, 0xff, 0xff, 0xff, 0x07};
+  EXPECT_FALSE(dec.decode(odd_type, sizeof odd_type, c));
+  EXPECT_EQ(dec.errors().count("dnstap frame without message"), 2u);
   EXPECT_TRUE(c.events.empty());
+  // query_time_sec = 2^62 (found by fuzzing): the event comes, without a time, counted.
+  const uint8_t huge_time[] = {0x78, 0x01, 0x72, 0x1a, 0x08, 0x05, 0x40, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                               0x40, 0x52, 0x0c, 0x12, 0x34, 0x01, 0x00, 0,    0,    0,    0,    0,    0,    0,    0};
+  EXPECT_TRUE(dec.decode(huge_time, sizeof huge_time, c));
+  ASSERT_EQ(c.events.size(), 1u);
+  EXPECT_EQ(c.events[0].time, 0);
+  EXPECT_EQ(c.events[0].id, 0x1234);
+  EXPECT_EQ(dec.errors().count("dnstap message without a valid time"), 1u);
 }
 
 // ---------------------------------------------------------------- listener

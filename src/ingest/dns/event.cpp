@@ -32,12 +32,23 @@ size_t normalise_dns_name(std::string_view in, char* out, size_t cap) {
     for (size_t i = n - 1; i > 0 && in[i - 1] == '\\'; --i) ++bs;
     if (bs % 2 == 0) --n;
   }
-  if (n > cap) return SIZE_MAX;
+  // Bytes that are not printable ASCII (from logs: Zeek JSON, raw UTF-8) become \DDD,
+  // so that every name in an event is printable ASCII, as names from the wire are.
+  size_t o = 0;
   for (size_t i = 0; i < n; ++i) {
-    char c = in[i];
-    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c <= 0x20 || c >= 0x7f) {
+      if (cap - o < 4) return SIZE_MAX;
+      out[o++] = '\\';
+      out[o++] = static_cast<char>('0' + c / 100);
+      out[o++] = static_cast<char>('0' + c / 10 % 10);
+      out[o++] = static_cast<char>('0' + c % 10);
+      continue;
+    }
+    if (o >= cap) return SIZE_MAX;
+    out[o++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : static_cast<char>(c);
   }
-  return n;
+  return o;
 }
 
 bool DnsEvent::set_qname(std::string_view name) {
@@ -129,33 +140,33 @@ struct Named {
 };
 
 constexpr Named kTypes[] = {
-    {1, "A"},          {2, "NS"},          {3, "MD"},         {4, "MF"},          {5, "CNAME"},      {6, "SOA"},
-    {7, "MB"},         {8, "MG"},          {9, "MR"},         {10, "NULL"},       {11, "WKS"},       {12, "PTR"},
-    {13, "HINFO"},     {14, "MINFO"},      {15, "MX"},        {16, "TXT"},        {17, "RP"},        {18, "AFSDB"},
-    {19, "X25"},       {20, "ISDN"},       {21, "RT"},        {22, "NSAP"},       {23, "NSAP-PTR"},  {24, "SIG"},
-    {25, "KEY"},       {26, "PX"},         {27, "GPOS"},      {28, "AAAA"},       {29, "LOC"},       {30, "NXT"},
-    {31, "EID"},       {32, "NIMLOC"},     {33, "SRV"},       {34, "ATMA"},       {35, "NAPTR"},     {36, "KX"},
-    {37, "CERT"},      {38, "A6"},         {39, "DNAME"},     {40, "SINK"},       {41, "OPT"},       {42, "APL"},
-    {43, "DS"},        {44, "SSHFP"},      {45, "IPSECKEY"},  {46, "RRSIG"},      {47, "NSEC"},      {48, "DNSKEY"},
-    {49, "DHCID"},     {50, "NSEC3"},      {51, "NSEC3PARAM"}, {52, "TLSA"},      {53, "SMIMEA"},    {55, "HIP"},
-    {56, "NINFO"},     {57, "RKEY"},       {58, "TALINK"},    {59, "CDS"},        {60, "CDNSKEY"},   {61, "OPENPGPKEY"},
-    {62, "CSYNC"},     {63, "ZONEMD"},     {64, "SVCB"},      {65, "HTTPS"},      {99, "SPF"},       {100, "UINFO"},
-    {101, "UID"},      {102, "GID"},       {103, "UNSPEC"},   {104, "NID"},       {105, "L32"},      {106, "L64"},
-    {107, "LP"},       {108, "EUI48"},     {109, "EUI64"},    {249, "TKEY"},      {250, "TSIG"},     {251, "IXFR"},
-    {252, "AXFR"},     {253, "MAILB"},     {254, "MAILA"},    {255, "ANY"},       {256, "URI"},      {257, "CAA"},
-    {258, "AVC"},      {259, "DOA"},       {260, "AMTRELAY"}, {32768, "TA"},      {32769, "DLV"},
+    {1, "A"},      {2, "NS"},      {3, "MD"},          {4, "MF"},     {5, "CNAME"},     {6, "SOA"},
+    {7, "MB"},     {8, "MG"},      {9, "MR"},          {10, "NULL"},  {11, "WKS"},      {12, "PTR"},
+    {13, "HINFO"}, {14, "MINFO"},  {15, "MX"},         {16, "TXT"},   {17, "RP"},       {18, "AFSDB"},
+    {19, "X25"},   {20, "ISDN"},   {21, "RT"},         {22, "NSAP"},  {23, "NSAP-PTR"}, {24, "SIG"},
+    {25, "KEY"},   {26, "PX"},     {27, "GPOS"},       {28, "AAAA"},  {29, "LOC"},      {30, "NXT"},
+    {31, "EID"},   {32, "NIMLOC"}, {33, "SRV"},        {34, "ATMA"},  {35, "NAPTR"},    {36, "KX"},
+    {37, "CERT"},  {38, "A6"},     {39, "DNAME"},      {40, "SINK"},  {41, "OPT"},      {42, "APL"},
+    {43, "DS"},    {44, "SSHFP"},  {45, "IPSECKEY"},   {46, "RRSIG"}, {47, "NSEC"},     {48, "DNSKEY"},
+    {49, "DHCID"}, {50, "NSEC3"},  {51, "NSEC3PARAM"}, {52, "TLSA"},  {53, "SMIMEA"},   {55, "HIP"},
+    {56, "NINFO"}, {57, "RKEY"},   {58, "TALINK"},     {59, "CDS"},   {60, "CDNSKEY"},  {61, "OPENPGPKEY"},
+    {62, "CSYNC"}, {63, "ZONEMD"}, {64, "SVCB"},       {65, "HTTPS"}, {99, "SPF"},      {100, "UINFO"},
+    {101, "UID"},  {102, "GID"},   {103, "UNSPEC"},    {104, "NID"},  {105, "L32"},     {106, "L64"},
+    {107, "LP"},   {108, "EUI48"}, {109, "EUI64"},     {249, "TKEY"}, {250, "TSIG"},    {251, "IXFR"},
+    {252, "AXFR"}, {253, "MAILB"}, {254, "MAILA"},     {255, "ANY"},  {256, "URI"},     {257, "CAA"},
+    {258, "AVC"},  {259, "DOA"},   {260, "AMTRELAY"},  {32768, "TA"}, {32769, "DLV"},
 };
 // Other spellings seen in logs: Zeek prints "*" for ANY and "NBSTAT" for 32 (NetBIOS).
 constexpr Named kTypeAliases[] = {{255, "*"}, {32, "NBSTAT"}};
 
 constexpr Named kClasses[] = {{1, "IN"}, {3, "CH"}, {4, "HS"}, {254, "NONE"}, {255, "ANY"}};
-constexpr Named kClassAliases[] = {{1, "C_INTERNET"}, {3, "C_CHAOS"}, {3, "CHAOS"},  {4, "C_HESIOD"},
+constexpr Named kClassAliases[] = {{1, "C_INTERNET"}, {3, "C_CHAOS"},  {3, "CHAOS"},   {4, "C_HESIOD"},
                                    {4, "HESIOD"},     {254, "C_NONE"}, {255, "C_ANY"}, {255, "*"}};
 
-constexpr Named kRcodes[] = {{0, "NOERROR"},   {1, "FORMERR"},  {2, "SERVFAIL"},   {3, "NXDOMAIN"}, {4, "NOTIMP"},
-                             {5, "REFUSED"},   {6, "YXDOMAIN"}, {7, "YXRRSET"},    {8, "NXRRSET"},  {9, "NOTAUTH"},
-                             {10, "NOTZONE"},  {11, "DSOTYPENI"}, {16, "BADVERS"}, {17, "BADKEY"},  {18, "BADTIME"},
-                             {19, "BADMODE"},  {20, "BADNAME"}, {21, "BADALG"},    {22, "BADTRUNC"}, {23, "BADCOOKIE"}};
+constexpr Named kRcodes[] = {{0, "NOERROR"},  {1, "FORMERR"},    {2, "SERVFAIL"}, {3, "NXDOMAIN"},  {4, "NOTIMP"},
+                             {5, "REFUSED"},  {6, "YXDOMAIN"},   {7, "YXRRSET"},  {8, "NXRRSET"},   {9, "NOTAUTH"},
+                             {10, "NOTZONE"}, {11, "DSOTYPENI"}, {16, "BADVERS"}, {17, "BADKEY"},   {18, "BADTIME"},
+                             {19, "BADMODE"}, {20, "BADNAME"},   {21, "BADALG"},  {22, "BADTRUNC"}, {23, "BADCOOKIE"}};
 // Unbound (ldns) prints NOTIMPL.
 constexpr Named kRcodeAliases[] = {{4, "NOTIMPL"}, {16, "BADSIG"}};
 
@@ -194,9 +205,15 @@ bool from_name(const Named (&t)[N], const Named (&aliases)[M], std::string_view 
 }
 }  // namespace
 
-const char* dns_type_name(uint16_t type) { return find_name(kTypes, type); }
-const char* dns_class_name(uint16_t cls) { return find_name(kClasses, cls); }
-const char* dns_rcode_name(uint16_t rcode) { return find_name(kRcodes, rcode); }
+const char* dns_type_name(uint16_t type) {
+  return find_name(kTypes, type);
+}
+const char* dns_class_name(uint16_t cls) {
+  return find_name(kClasses, cls);
+}
+const char* dns_rcode_name(uint16_t rcode) {
+  return find_name(kRcodes, rcode);
+}
 
 std::string dns_type_str(uint16_t type) {
   const char* n = dns_type_name(type);
@@ -207,7 +224,9 @@ std::string dns_rcode_str(uint16_t rcode) {
   return n ? std::string(n) : "RCODE" + std::to_string(rcode);
 }
 
-bool dns_type_from_name(std::string_view s, uint16_t& out) { return from_name(kTypes, kTypeAliases, "TYPE", s, out); }
+bool dns_type_from_name(std::string_view s, uint16_t& out) {
+  return from_name(kTypes, kTypeAliases, "TYPE", s, out);
+}
 bool dns_class_from_name(std::string_view s, uint16_t& out) {
   return from_name(kClasses, kClassAliases, "CLASS", s, out);
 }
@@ -217,26 +236,41 @@ bool dns_rcode_from_name(std::string_view s, uint16_t& out) {
 
 const char* dns_source_name(DnsSource s) {
   switch (s) {
-    case DnsSource::Pcap: return "pcap";
-    case DnsSource::Dnstap: return "dnstap";
-    case DnsSource::BindLog: return "bind";
-    case DnsSource::UnboundLog: return "unbound";
-    case DnsSource::ZeekTsv: return "zeek";
-    case DnsSource::ZeekJson: return "zeek-json";
-    default: return "unknown";
+    case DnsSource::Pcap:
+      return "pcap";
+    case DnsSource::Dnstap:
+      return "dnstap";
+    case DnsSource::BindLog:
+      return "bind";
+    case DnsSource::UnboundLog:
+      return "unbound";
+    case DnsSource::ZeekTsv:
+      return "zeek";
+    case DnsSource::ZeekJson:
+      return "zeek-json";
+    default:
+      return "unknown";
   }
 }
 
 const char* dns_transport_name(DnsTransport t) {
   switch (t) {
-    case DnsTransport::Udp: return "udp";
-    case DnsTransport::Tcp: return "tcp";
-    case DnsTransport::Dot: return "dot";
-    case DnsTransport::Doh: return "doh";
-    case DnsTransport::DnsCryptUdp: return "dnscrypt-udp";
-    case DnsTransport::DnsCryptTcp: return "dnscrypt-tcp";
-    case DnsTransport::Doq: return "doq";
-    default: return "";
+    case DnsTransport::Udp:
+      return "udp";
+    case DnsTransport::Tcp:
+      return "tcp";
+    case DnsTransport::Dot:
+      return "dot";
+    case DnsTransport::Doh:
+      return "doh";
+    case DnsTransport::DnsCryptUdp:
+      return "dnscrypt-udp";
+    case DnsTransport::DnsCryptTcp:
+      return "dnscrypt-tcp";
+    case DnsTransport::Doq:
+      return "doq";
+    default:
+      return "";
   }
 }
 

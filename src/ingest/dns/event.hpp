@@ -31,8 +31,16 @@ inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, MX = 15, 
 // Where an event came from.
 enum class DnsSource : uint8_t { Unknown = 0, Pcap, Dnstap, BindLog, UnboundLog, ZeekTsv, ZeekJson };
 // How the message travelled (dnstap SocketProtocol numbering, 0 when unknown).
-enum class DnsTransport : uint8_t { Unknown = 0, Udp = 1, Tcp = 2, Dot = 3, Doh = 4, DnsCryptUdp = 5, DnsCryptTcp = 6,
-                                    Doq = 7 };
+enum class DnsTransport : uint8_t {
+  Unknown = 0,
+  Udp = 1,
+  Tcp = 2,
+  Dot = 3,
+  Doh = 4,
+  DnsCryptUdp = 5,
+  DnsCryptTcp = 6,
+  Doq = 7
+};
 
 // One answer-section record that names an address or another name.
 struct DnsAnswer {
@@ -40,7 +48,7 @@ struct DnsAnswer {
   uint16_t name_off = 0;  // name answers: offset of the name in the event's name storage
   uint16_t name_len = 0;  // 0 for address answers
   uint32_t ttl = 0;
-  IpAddr addr;            // A/AAAA answers
+  IpAddr addr;  // A/AAAA answers
   bool is_address() const { return name_len == 0; }
 };
 
@@ -55,22 +63,22 @@ class DnsEvent {
   // Flags.
   static constexpr uint8_t kResponse = 1, kAA = 2, kTC = 4, kRD = 8, kRA = 16, kAD = 32, kCD = 64;
 
-  TimeMs time = 0;          // UTC ms; 0 when the source gave no time
-  IpAddr client;            // the side that asked (the non-server side)
-  IpAddr resolver;          // the DNS server that was asked
+  TimeMs time = 0;  // UTC ms; 0 when the source gave no time
+  IpAddr client;    // the side that asked (the non-server side)
+  IpAddr resolver;  // the DNS server that was asked
   uint16_t client_port = 0;
   uint16_t resolver_port = 0;
   uint16_t qtype = 0;
   uint16_t qclass = 0;
-  uint16_t id = 0;          // DNS message id (0 for logs that omit it)
-  uint16_t rcode = 0;       // extended with the EDNS OPT bits when present; meaningful for responses
+  uint16_t id = 0;     // DNS message id (0 for logs that omit it)
+  uint16_t rcode = 0;  // extended with the EDNS OPT bits when present; meaningful for responses
   uint16_t qdcount = 0, ancount = 0, nscount = 0, arcount = 0;  // header counts (wire sources)
   uint8_t flags = 0;
   uint8_t opcode = 0;
   DnsTransport transport = DnsTransport::Unknown;
   DnsSource source = DnsSource::Unknown;
-  uint8_t dnstap_type = 0;  // dnstap Message.Type (1..14), 0 when not from dnstap
-  bool malformed = false;   // part of the message after the question could not be parsed (counted)
+  uint8_t dnstap_type = 0;         // dnstap Message.Type (1..14), 0 when not from dnstap
+  bool malformed = false;          // part of the message after the question could not be parsed (counted)
   bool answers_truncated = false;  // more answers than kMaxAnswers / name storage (not an error)
 
   bool is_response() const { return flags & kResponse; }
@@ -144,7 +152,8 @@ const char* dns_source_name(DnsSource s);
 const char* dns_transport_name(DnsTransport t);
 
 // Normalises a presentation-form name into out (lower-case ASCII, no trailing dot,
-// root as "."). Returns the length, or SIZE_MAX if it does not fit in cap.
+// root as ".", bytes outside 0x21-0x7e as \DDD). Returns the length, or SIZE_MAX
+// if it does not fit in cap.
 size_t normalise_dns_name(std::string_view in, char* out, size_t cap);
 
 }  // namespace omamori

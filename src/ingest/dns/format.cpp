@@ -1,5 +1,7 @@
 #include "ingest/dns/format.hpp"
 
+#include <cstring>
+
 #include "core/time.hpp"
 
 namespace omamori {
@@ -13,6 +15,18 @@ std::optional<DnsOutputFormat> parse_dns_output_format(std::string_view s) {
 void append_json_string(fmt::memory_buffer& buf, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   buf.push_back('"');
+  // Event names are printable ASCII (see normalise_dns_name): usually nothing to escape.
+  bool plain = std::memchr(s.data(), '\\', s.size()) == nullptr && std::memchr(s.data(), '"', s.size()) == nullptr;
+  if (plain) {
+    unsigned odd = 0;
+    for (unsigned char c : s) odd |= static_cast<unsigned>(c < 0x20) | static_cast<unsigned>(c >= 0x7f);
+    plain = odd == 0;
+  }
+  if (plain) {
+    buf.append(s);
+    buf.push_back('"');
+    return;
+  }
   size_t run = 0;
   auto flush_run = [&](size_t i) {
     if (i > run) buf.append(s.data() + run, s.data() + i);
@@ -35,21 +49,47 @@ void append_json_string(fmt::memory_buffer& buf, std::string_view s) {
 }
 
 namespace {
+void append_uint(fmt::memory_buffer& b, unsigned v) {
+  fmt::format_int f(v);
+  b.append(f.data(), f.data() + f.size());
+}
+void append_padded(fmt::memory_buffer& b, std::string_view v, size_t width) {
+  b.append(v);
+  for (size_t i = v.size(); i < width; ++i) b.push_back(' ');
+}
 void append_type(fmt::memory_buffer& b, uint16_t t) {
-  if (const char* n = dns_type_name(t))
+  if (const char* n = dns_type_name(t)) {
     b.append(std::string_view(n));
-  else
-    fmt::format_to(std::back_inserter(b), "TYPE{}", t);
+  } else {
+    b.append(std::string_view("TYPE"));
+    append_uint(b, t);
+  }
 }
 void append_rcode(fmt::memory_buffer& b, uint16_t r) {
-  if (const char* n = dns_rcode_name(r))
+  if (const char* n = dns_rcode_name(r)) {
     b.append(std::string_view(n));
-  else
-    fmt::format_to(std::back_inserter(b), "RCODE{}", r);
+  } else {
+    b.append(std::string_view("RCODE"));
+    append_uint(b, r);
+  }
 }
+// IPv4 is by far the most common and IpAddr::format goes through the C library.
 void append_addr(fmt::memory_buffer& b, const IpAddr& a) {
   char tmp[64];
-  size_t n = a.format(tmp);
+  size_t n;
+  if (a.is_v4()) {
+    const uint8_t* p = a.bytes() + 12;
+    n = 0;
+    for (int i = 0; i < 4; ++i) {
+      unsigned v = p[i];
+      if (i) tmp[n++] = '.';
+      if (v >= 100) tmp[n++] = static_cast<char>('0' + v / 100);
+      if (v >= 10) tmp[n++] = static_cast<char>('0' + v / 10 % 10);
+      tmp[n++] = static_cast<char>('0' + v % 10);
+    }
+  } else {
+    n = a.format(tmp);
+  }
   b.append(tmp, tmp + n);
 }
 }  // namespace
@@ -68,7 +108,9 @@ void DnsEventWriter::format(const DnsEvent& ev, DnsOutputFormat f, fmt::memory_b
     }
     b.append(std::string_view(",\"client\":\""));
     append_addr(b, ev.client);
-    fmt::format_to(std::back_inserter(b), "\",\"client_port\":{},\"resolver\":", ev.client_port);
+    b.append(std::string_view("\",\"client_port\":"));
+    append_uint(b, ev.client_port);
+    b.append(std::string_view(",\"resolver\":"));
     if (ev.resolver.empty()) {
       b.append(std::string_view("null"));
     } else {
@@ -76,7 +118,9 @@ void DnsEventWriter::format(const DnsEvent& ev, DnsOutputFormat f, fmt::memory_b
       append_addr(b, ev.resolver);
       b.push_back('"');
     }
-    fmt::format_to(std::back_inserter(b), ",\"resolver_port\":{},\"transport\":", ev.resolver_port);
+    b.append(std::string_view(",\"resolver_port\":"));
+    append_uint(b, ev.resolver_port);
+    b.append(std::string_view(",\"transport\":"));
     if (ev.transport == DnsTransport::Unknown) {
       b.append(std::string_view("null"));
     } else {
@@ -119,26 +163,29 @@ void DnsEventWriter::format(const DnsEvent& ev, DnsOutputFormat f, fmt::memory_b
   } else {
     b.append(std::string_view("-                       "));
   }
-  char abuf[64];
-  size_t n = ev.client.format(abuf);
-  fmt::format_to(std::back_inserter(b), " {:<39}", std::string_view(abuf, n));
-  if (ev.resolver.empty()) {
-    fmt::format_to(std::back_inserter(b), " {:<39}", "-");
-  } else {
-    n = ev.resolver.format(abuf);
-    fmt::format_to(std::back_inserter(b), " {:<39}", std::string_view(abuf, n));
-  }
+  fmt::memory_buffer col;
+  append_addr(col, ev.client);
+  b.push_back(' ');
+  append_padded(b, std::string_view(col.data(), col.size()), 39);
+  b.push_back(' ');
+  col.clear();
+  if (ev.resolver.empty())
+    col.push_back('-');
+  else
+    append_addr(col, ev.resolver);
+  append_padded(b, std::string_view(col.data(), col.size()), 39);
   b.append(std::string_view(ev.is_response() ? " R " : " Q "));
-  fmt::memory_buffer t;
-  append_type(t, ev.qtype);
-  fmt::format_to(std::back_inserter(b), "{:<6} ", std::string_view(t.data(), t.size()));
-  if (ev.is_response()) {
-    fmt::memory_buffer r;
-    append_rcode(r, ev.rcode);
-    fmt::format_to(std::back_inserter(b), "{:<9} ", std::string_view(r.data(), r.size()));
-  } else {
-    b.append(std::string_view("-         "));
-  }
+  col.clear();
+  append_type(col, ev.qtype);
+  append_padded(b, std::string_view(col.data(), col.size()), 6);
+  b.push_back(' ');
+  col.clear();
+  if (ev.is_response())
+    append_rcode(col, ev.rcode);
+  else
+    col.push_back('-');
+  append_padded(b, std::string_view(col.data(), col.size()), 9);
+  b.push_back(' ');
   b.append(ev.qname().empty() ? std::string_view("-") : ev.qname());
   bool first = true;
   for (const auto& a : ev.answers()) {

@@ -1,13 +1,13 @@
 #include "ingest/dns/logs.hpp"
 
 #include <simdjson.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <unistd.h>
 
 #include "core/time.hpp"
 
@@ -61,6 +61,7 @@ bool parse_epoch(std::string_view s, TimeMs& out) {
   int64_t sec = 0;
   auto [p, ec] = std::from_chars(ip.data(), ip.data() + ip.size(), sec);
   if (ec != std::errc() || p != ip.data() + ip.size() || ip.empty()) return false;
+  if (sec < -100000000000LL || sec > 100000000000LL) return false;  // beyond year 5000: not a log time
   int64_t ms = 0;
   if (dot != std::string_view::npos) {
     int64_t scale = 100;
@@ -111,7 +112,9 @@ bool parse_addr_port(std::string_view tok, IpAddr& a, uint16_t& port) {
   return true;
 }
 
-int resolve_year(int y) { return y > 0 ? y : current_year(); }
+int resolve_year(int y) {
+  return y > 0 ? y : current_year();
+}
 
 }  // namespace
 
@@ -358,6 +361,15 @@ bool zeek_name_to_event_qname(std::string_view in, DnsEvent& ev) {
         continue;
       }
     }
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f) {  // raw odd bytes (JSON \u escapes, UTF-8): \DDD
+      if (o + 4 > cap) return false;
+      out[o++] = '\\';
+      out[o++] = static_cast<char>('0' + u / 100);
+      out[o++] = static_cast<char>('0' + u / 10 % 10);
+      out[o++] = static_cast<char>('0' + u % 10);
+      continue;
+    }
     if (o >= cap) return false;
     out[o++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
   }
@@ -407,7 +419,9 @@ void add_zeek_answer(std::string_view a, uint32_t ttl, DnsEvent& ev) {
   ev.add_name(0, ttl, a);
 }
 
-uint32_t ttl_from(double v) { return v <= 0 ? 0 : v >= 4294967295.0 ? 0xffffffffu : static_cast<uint32_t>(v); }
+uint32_t ttl_from(double v) {
+  return v <= 0 ? 0 : v >= 4294967295.0 ? 0xffffffffu : static_cast<uint32_t>(v);
+}
 
 }  // namespace
 
@@ -432,12 +446,26 @@ LineResult ZeekDnsTsvParser::parse(std::string_view line, DnsEvent& ev, ReasonCo
     if (auto v = value("#unset_field")) unset_ = unescape_zeek_header(*v);
     if (auto v = value("#empty_field")) empty_ = unescape_zeek_header(*v);
     if (auto v = value("#fields")) {
-      static constexpr std::pair<std::string_view, Col> kNames[] = {
-          {"ts", kTs},         {"id.orig_h", kOrigH}, {"id.orig_p", kOrigP}, {"id.resp_h", kRespH},
-          {"id.resp_p", kRespP}, {"proto", kProto}, {"trans_id", kTransId}, {"query", kQuery},
-          {"qclass", kQclass}, {"qclass_name", kQclassName}, {"qtype", kQtype}, {"qtype_name", kQtypeName},
-          {"rcode", kRcode},   {"rcode_name", kRcodeName}, {"AA", kAA}, {"TC", kTC},
-          {"RD", kRD},         {"RA", kRA},           {"answers", kAnswers}, {"TTLs", kTTLs}};
+      static constexpr std::pair<std::string_view, Col> kNames[] = {{"ts", kTs},
+                                                                    {"id.orig_h", kOrigH},
+                                                                    {"id.orig_p", kOrigP},
+                                                                    {"id.resp_h", kRespH},
+                                                                    {"id.resp_p", kRespP},
+                                                                    {"proto", kProto},
+                                                                    {"trans_id", kTransId},
+                                                                    {"query", kQuery},
+                                                                    {"qclass", kQclass},
+                                                                    {"qclass_name", kQclassName},
+                                                                    {"qtype", kQtype},
+                                                                    {"qtype_name", kQtypeName},
+                                                                    {"rcode", kRcode},
+                                                                    {"rcode_name", kRcodeName},
+                                                                    {"AA", kAA},
+                                                                    {"TC", kTC},
+                                                                    {"RD", kRD},
+                                                                    {"RA", kRA},
+                                                                    {"answers", kAnswers},
+                                                                    {"TTLs", kTTLs}};
       cols_.clear();
       std::string_view rest = *v;
       for (;;) {
@@ -493,8 +521,10 @@ LineResult ZeekDnsTsvParser::parse(std::string_view line, DnsEvent& ev, ReasonCo
     errors.add("zeek: bad port");
     return LineResult::Malformed;
   }
-  if (set[kProto]) ev.transport = f[kProto] == "tcp" ? DnsTransport::Tcp : f[kProto] == "udp" ? DnsTransport::Udp
-                                                                                              : DnsTransport::Unknown;
+  if (set[kProto])
+    ev.transport = f[kProto] == "tcp"   ? DnsTransport::Tcp
+                   : f[kProto] == "udp" ? DnsTransport::Udp
+                                        : DnsTransport::Unknown;
   if (set[kTransId]) parse_u16(f[kTransId], ev.id);
   if (set[kQuery] && !zeek_name_to_event_qname(f[kQuery], ev)) {
     errors.add("zeek: name too long");
@@ -596,12 +626,19 @@ LineResult ZeekDnsJsonParser::parse(std::string_view line, DnsEvent& ev, ReasonC
     if (k == "ts") {
       double d;
       if (v.get(d) == simdjson::SUCCESS) {
-        ev.time = static_cast<TimeMs>(std::llround(d * 1e6) / 1000);
-        have_ts = true;
-      } else if (v.get(s) == simdjson::SUCCESS) {
-        if (auto t = parse_time(s)) {
-          ev.time = *t;
+        if (d > -1e11 && d < 1e11) {
+          ev.time = static_cast<TimeMs>(std::llround(d * 1e6) / 1000);
           have_ts = true;
+        }
+      } else if (v.get(s) == simdjson::SUCCESS) {
+        // ISO 8601 (JSON::TS_ISO8601) or epoch seconds as a string.
+        if (s.find('-') != std::string_view::npos) {
+          if (auto t = parse_time(s)) {
+            ev.time = *t;
+            have_ts = true;
+          }
+        } else {
+          have_ts = parse_epoch(s, ev.time);
         }
       }
       if (!have_ts) fail("zeek-json: bad ts");

@@ -58,8 +58,29 @@ class ZeekDnsTsvParser {
   bool has_header() const { return !cols_.empty(); }
 
  private:
-  enum Col : uint8_t { kTs, kOrigH, kOrigP, kRespH, kRespP, kProto, kTransId, kQuery, kQclass, kQclassName, kQtype,
-                       kQtypeName, kRcode, kRcodeName, kAA, kTC, kRD, kRA, kAnswers, kTTLs, kNumCols };
+  enum Col : uint8_t {
+    kTs,
+    kOrigH,
+    kOrigP,
+    kRespH,
+    kRespP,
+    kProto,
+    kTransId,
+    kQuery,
+    kQclass,
+    kQclassName,
+    kQtype,
+    kQtypeName,
+    kRcode,
+    kRcodeName,
+    kAA,
+    kTC,
+    kRD,
+    kRA,
+    kAnswers,
+    kTTLs,
+    kNumCols
+  };
   std::string sep_ = "\t";
   std::string set_sep_ = ",";
   std::string unset_ = "-";

@@ -2,15 +2,15 @@
 // on loopback (testdata/, see make-unbound-logs.sh and testdata/README.md), the
 // shared Zeek dns.log (checked field by field against the file itself), and its
 // JSON form.
-#include <gtest/gtest.h>
+#include "ingest/dns/logs.hpp"
 
+#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <cstdlib>
 
 #include "core/time.hpp"
 #include "ingest/dns/dnstap.hpp"
-#include "ingest/dns/logs.hpp"
 #include "ingest/dns/reader.hpp"
 #include "ingest/dns/test_util.hpp"
 
@@ -29,7 +29,9 @@ std::vector<OwnedDnsEvent> read_all(const std::string& path, DnsInputFormat f, D
   return c.events;
 }
 
-TimeMs t(const char* s) { return *parse_time(s); }
+TimeMs t(const char* s) {
+  return *parse_time(s);
+}
 
 TEST(BindQueryLog, PlainLinesFromNamed) {
   DnsFileReader r;
@@ -177,6 +179,9 @@ TEST(UnboundLog, SyslogAndMalformed) {
             LineResult::Malformed);
   EXPECT_EQ(p.parse("[1700000000] nsd[1:0] info: 192.0.2.1 x. A IN", *ev, errors), LineResult::Skip);
   EXPECT_EQ(errors.total(), 3u);
+  // An absurd epoch (found by fuzzing) is not a time: the line still counts, without one.
+  ASSERT_EQ(p.parse("[1795305648795305647] unbound[1:0] info: 192.0.2.1 x. A IN", *ev, errors), LineResult::Event);
+  EXPECT_EQ(ev->time, 0);
 }
 
 // The shared Zeek dns.log: every line becomes one event, and each event carries
@@ -184,7 +189,8 @@ TEST(UnboundLog, SyslogAndMalformed) {
 TEST(ZeekLog, SharedDnsLogFieldByField) {
   const std::string path = dnstest::shared_data("dns/zeek-dns.log.gz");
   auto want_lines = dnstest::lines(dnstest::run("zcat '" + path + "' | grep -v '^#' | cut -f1,3,4,5,6,7,10,13,15,22"));
-  auto nxdomain = std::stoul(dnstest::run("zcat '" + path + "' | grep -v '^#' | awk -F'\\t' '$16==\"NXDOMAIN\"' | wc -l"));
+  auto nxdomain =
+      std::stoul(dnstest::run("zcat '" + path + "' | grep -v '^#' | awk -F'\\t' '$16==\"NXDOMAIN\"' | wc -l"));
   ASSERT_EQ(want_lines.size(), 53615u);
   ASSERT_EQ(nxdomain, 2097u);
   DnsFileReader r;
@@ -198,14 +204,24 @@ TEST(ZeekLog, SharedDnsLogFieldByField) {
     ASSERT_EQ(f.size(), 10u);
     SCOPED_TRACE(want_lines[i]);
     // ts: seconds.microseconds -> ms
-    EXPECT_EQ(e.time, std::stoll(f[0].substr(0, f[0].find('.'))) * 1000 + std::stoi(f[0].substr(f[0].find('.') + 1, 3)));
+    EXPECT_EQ(e.time,
+              std::stoll(f[0].substr(0, f[0].find('.'))) * 1000 + std::stoi(f[0].substr(f[0].find('.') + 1, 3)));
     EXPECT_EQ(e.client.str(), f[1]);
     EXPECT_EQ(std::to_string(e.client_port), f[2]);
     EXPECT_EQ(e.resolver.str(), f[3]);
     EXPECT_EQ(std::to_string(e.resolver_port), f[4]);
     EXPECT_EQ(dns_transport_name(e.transport), f[5]);
-    std::string q = f[6] == "-" ? "" : f[6];
-    for (auto& c : q) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // Zeek writes odd bytes raw (e.g. spaces in mDNS names); omamori writes them as dig does (\032).
+    std::string q;
+    for (unsigned char c : (f[6] == "-" ? std::string() : f[6])) {
+      if (c <= 0x20 || c >= 0x7f) {
+        char b[8];
+        std::snprintf(b, sizeof b, "\\%03u", c);
+        q += b;
+      } else {
+        q += static_cast<char>(std::tolower(c));
+      }
+    }
     if (q.size() > 1 && q.back() == '.') q.pop_back();
     EXPECT_EQ(e.qname, q);
     EXPECT_EQ(f[7] == "-" ? 0 : std::stoi(f[7]), e.qtype);
@@ -260,12 +276,14 @@ TEST(ZeekLog, JsonVariantsAndBadLines) {
   auto ev = std::make_unique<DnsEvent>();
   ReasonCounters errors;
   // JSON::TS_ISO8601 timestamps and the _path/_write_ts keys of a multi-log writer.
-  ASSERT_EQ(p.parse(R"({"_path":"dns","_write_ts":"2021-03-05T14:04:11.711171Z","ts":"2021-03-05T14:04:11.710918Z",)"
-                    R"("uid":"CFl2ra4eJhk9DpOFYk","id.orig_h":"192.168.2.11","id.orig_p":57844,"id.resp_h":"192.168.2.1",)"
-                    R"("id.resp_p":53,"proto":"udp","trans_id":30780,"query":"unifi.home","qclass":1,"qtype":1,)"
-                    R"("rcode":0,"AA":true,"TC":false,"RD":true,"RA":true,"Z":0,"answers":["192.168.2.25"],"TTLs":[86400.0]})",
-                    *ev, errors),
-            LineResult::Event);
+  ASSERT_EQ(
+      p.parse(
+          R"({"_path":"dns","_write_ts":"2021-03-05T14:04:11.711171Z","ts":"2021-03-05T14:04:11.710918Z",)"
+          R"("uid":"CFl2ra4eJhk9DpOFYk","id.orig_h":"192.168.2.11","id.orig_p":57844,"id.resp_h":"192.168.2.1",)"
+          R"("id.resp_p":53,"proto":"udp","trans_id":30780,"query":"unifi.home","qclass":1,"qtype":1,)"
+          R"("rcode":0,"AA":true,"TC":false,"RD":true,"RA":true,"Z":0,"answers":["192.168.2.25"],"TTLs":[86400.0]})",
+          *ev, errors),
+      LineResult::Event);
   EXPECT_EQ(ev->time, t("2021-03-05T14:04:11.710Z"));
   EXPECT_TRUE(ev->flag(DnsEvent::kAA));
   ASSERT_EQ(ev->answers().size(), 1u);
@@ -276,6 +294,10 @@ TEST(ZeekLog, JsonVariantsAndBadLines) {
   EXPECT_EQ(p.parse(R"({"ts":1.0,"id.orig_h":"192.0.2.1","query":"x")", *ev, errors), LineResult::Malformed);
   EXPECT_EQ(p.parse(R"({"ts":1.0,"id.orig_h":"bogus","query":"x"})", *ev, errors), LineResult::Malformed);
   EXPECT_EQ(p.parse(R"([1,2])", *ev, errors), LineResult::Malformed);
+  EXPECT_EQ(p.parse(R"({"ts":1e300,"id.orig_h":"192.0.2.1","query":"x"})", *ev, errors), LineResult::Malformed);
+  EXPECT_EQ(p.parse(R"({"ts":"99999999999999999999","id.orig_h":"192.0.2.1","query":"x"})", *ev, errors),
+            LineResult::Malformed);
+  EXPECT_EQ(errors.count("zeek-json: bad ts"), 2u);
   EXPECT_EQ(errors.count("zeek-json: invalid json"), 1u);
   EXPECT_EQ(errors.count("zeek-json: bad address"), 1u);
   // Zeek's \x escapes become the \DDD form used everywhere else.

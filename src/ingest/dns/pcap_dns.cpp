@@ -16,7 +16,9 @@ DnsPacketDecoder::DnsPacketDecoder(DnsPcapOptions opt) : opt_(std::move(opt)) {
   for (uint16_t p : opt_.ports) port_map_[p] = true;
 }
 
-bool DnsPacketDecoder::is_dns_port(uint16_t p) const { return port_map_[p]; }
+bool DnsPacketDecoder::is_dns_port(uint16_t p) const {
+  return port_map_[p];
+}
 
 void DnsPacketDecoder::message(const uint8_t* m, size_t n, const IpAddr& src, const IpAddr& dst, uint16_t sport,
                                uint16_t dport, TimeMs ts, DnsTransport tr, DnsSink& sink) {
@@ -68,8 +70,8 @@ void DnsPacketDecoder::packet(int link, const uint8_t* p, size_t caplen, TimeMs 
   }
   size_t l4len = info.ip_payload_caplen;
   // The IP payload is the L4 header; its length on the wire comes from the IP header.
-  size_t wire_len = info.l4_payload ? static_cast<size_t>(info.l4_payload - info.ip_payload) + info.l4_payload_len
-                                    : l4len;
+  size_t wire_len =
+      info.l4_payload ? static_cast<size_t>(info.l4_payload - info.ip_payload) + info.l4_payload_len : l4len;
   if (info.proto == 17)
     udp(info.ip_payload, l4len, wire_len, info.src, info.dst, ts, sink);
   else
@@ -220,8 +222,7 @@ void DnsPacketDecoder::tcp_data(TcpDir& d, const TcpKey& k, uint32_t seq, const 
   }
 }
 
-void DnsPacketDecoder::tcp_append(TcpDir& d, const TcpKey& k, const uint8_t* p, size_t n, TimeMs ts,
-                                  DnsSink& sink) {
+void DnsPacketDecoder::tcp_append(TcpDir& d, const TcpKey& k, const uint8_t* p, size_t n, TimeMs ts, DnsSink& sink) {
   d.next_seq += static_cast<uint32_t>(n);
   const uint8_t* data;
   size_t avail;

@@ -22,22 +22,22 @@ namespace omamori {
 
 struct DnsPcapOptions {
   std::vector<uint16_t> ports{53};
-  size_t max_tcp_streams = 16384;        // connection directions tracked at once
-  size_t max_out_of_order = 16;          // segments held per direction while waiting for a gap
+  size_t max_tcp_streams = 16384;  // connection directions tracked at once
+  size_t max_out_of_order = 16;    // segments held per direction while waiting for a gap
   size_t max_out_of_order_bytes = 256 * 1024;
-  TimeMs tcp_idle_ms = 120000;           // of capture time
-  bool decapsulate = true;               // follow GRE, IP-in-IP, VXLAN
+  TimeMs tcp_idle_ms = 120000;  // of capture time
+  bool decapsulate = true;      // follow GRE, IP-in-IP, VXLAN
 };
 
 struct DnsPcapStats {
   uint64_t packets = 0;
-  uint64_t dns_packets = 0;     // UDP/TCP packets on a DNS port
+  uint64_t dns_packets = 0;  // UDP/TCP packets on a DNS port
   uint64_t udp_messages = 0;
   uint64_t tcp_messages = 0;
-  uint64_t tcp_segments = 0;    // with payload
+  uint64_t tcp_segments = 0;  // with payload
   uint64_t tcp_retransmitted = 0;
   uint64_t tcp_out_of_order = 0;
-  uint64_t tcp_midstream = 0;   // directions first seen without their SYN
+  uint64_t tcp_midstream = 0;  // directions first seen without their SYN
   uint64_t fragments = 0;
   uint64_t events = 0;
 };

@@ -61,14 +61,30 @@ std::string tshark_name_to_ours(const std::string& s) {
     }
     char e = s[++i];
     switch (e) {
-      case 'a': put(7); break;
-      case 'b': put(8); break;
-      case 'f': put(12); break;
-      case 'n': put(10); break;
-      case 'r': put(13); break;
-      case 't': put(9); break;
-      case 'v': put(11); break;
-      case '\\': put('\\'); break;
+      case 'a':
+        put(7);
+        break;
+      case 'b':
+        put(8);
+        break;
+      case 'f':
+        put(12);
+        break;
+      case 'n':
+        put(10);
+        break;
+      case 'r':
+        put(13);
+        break;
+      case 't':
+        put(9);
+        break;
+      case 'v':
+        put(11);
+        break;
+      case '\\':
+        put('\\');
+        break;
       default:
         if (e >= '0' && e <= '7') {
           unsigned v = 0;
@@ -85,7 +101,8 @@ std::string tshark_name_to_ours(const std::string& s) {
 }
 
 TEST(TsharkNames, Conversion) {
-  EXPECT_EQ(tshark_name_to_ours("www.allyourba\\004\\005\\006arebelongto.cn"), "www.allyourba\\004\\005\\006arebelongto.cn");
+  EXPECT_EQ(tshark_name_to_ours("www.allyourba\\004\\005\\006arebelongto.cn"),
+            "www.allyourba\\004\\005\\006arebelongto.cn");
   EXPECT_EQ(tshark_name_to_ours("x\\ny\\a\\177.Com"), "x\\010y\\007\\127.com");
   EXPECT_EQ(tshark_name_to_ours("a\"b;c.com"), "a\\\"b\\;c.com");
   EXPECT_EQ(tshark_name_to_ours("<Root>"), ".");
@@ -109,8 +126,8 @@ std::map<uint64_t, std::vector<Pdu>> tshark_pdus(const std::string& file) {
       std::vector<std::string> v = f[i].empty() ? std::vector<std::string>{} : split(f[i], '\x1f');
       return v;
     };
-    auto resp = vals(1), nq = vals(2), names = vals(3), rcodes = vals(4), qtypes = vals(5), an = vals(6),
-         ns = vals(7), ar = vals(8), rtypes = vals(9), as = vals(10), aaaas = vals(11), cnames = vals(12);
+    auto resp = vals(1), nq = vals(2), names = vals(3), rcodes = vals(4), qtypes = vals(5), an = vals(6), ns = vals(7),
+         ar = vals(8), rtypes = vals(9), as = vals(10), aaaas = vals(11), cnames = vals(12);
     size_t ni = 0, ri = 0, ti = 0, rti = 0, ai = 0, a6i = 0, ci = 0;
     auto& pdus = out[std::stoull(f[0])];
     bool single = resp.size() == 1;
@@ -227,7 +244,8 @@ TEST(DnsPcap, AgreesWithTsharkOnEverySharedCapture) {
       }
     }
   }
-  std::printf("compared %llu messages, %llu answer lists\n", (unsigned long long)total_msgs, (unsigned long long)answers_compared);
+  std::printf("compared %llu messages, %llu answer lists\n", (unsigned long long)total_msgs,
+              (unsigned long long)answers_compared);
   EXPECT_GE(total_msgs, 460u);
   EXPECT_GE(answers_compared, 400u);
 }

@@ -11,13 +11,20 @@ namespace omamori {
 
 const char* dns_input_format_name(DnsInputFormat f) {
   switch (f) {
-    case DnsInputFormat::Pcap: return "pcap";
-    case DnsInputFormat::Dnstap: return "dnstap";
-    case DnsInputFormat::Bind: return "bind";
-    case DnsInputFormat::Unbound: return "unbound";
-    case DnsInputFormat::ZeekTsv: return "zeek";
-    case DnsInputFormat::ZeekJson: return "zeek-json";
-    default: return "auto";
+    case DnsInputFormat::Pcap:
+      return "pcap";
+    case DnsInputFormat::Dnstap:
+      return "dnstap";
+    case DnsInputFormat::Bind:
+      return "bind";
+    case DnsInputFormat::Unbound:
+      return "unbound";
+    case DnsInputFormat::ZeekTsv:
+      return "zeek";
+    case DnsInputFormat::ZeekJson:
+      return "zeek-json";
+    default:
+      return "auto";
   }
 }
 
@@ -81,8 +88,9 @@ DnsInputFormat detect_dns_input_format(const std::string& path, std::string& err
          line.find(" reply: ") != std::string_view::npos))
       return DnsInputFormat::Unbound;
   }
-  err = path + ": not a recognised DNS input (pcap, dnstap, BIND/Unbound query log, Zeek dns.log); use "
-               "--input-format";
+  err = path +
+        ": not a recognised DNS input (pcap, dnstap, BIND/Unbound query log, Zeek dns.log); use "
+        "--input-format";
   return DnsInputFormat::Auto;
 }
 
@@ -158,10 +166,18 @@ bool DnsFileReader::read_lines(const std::string& path, DnsInputFormat fmt, DnsS
     ++stats_.lines;
     LineResult r;
     switch (fmt) {
-      case DnsInputFormat::Bind: r = bind.parse(line, ev, log_errors_); break;
-      case DnsInputFormat::Unbound: r = unbound.parse(line, ev, log_errors_); break;
-      case DnsInputFormat::ZeekTsv: r = zeek.parse(line, ev, log_errors_); break;
-      default: r = zeek_json.parse(line, ev, log_errors_); break;
+      case DnsInputFormat::Bind:
+        r = bind.parse(line, ev, log_errors_);
+        break;
+      case DnsInputFormat::Unbound:
+        r = unbound.parse(line, ev, log_errors_);
+        break;
+      case DnsInputFormat::ZeekTsv:
+        r = zeek.parse(line, ev, log_errors_);
+        break;
+      default:
+        r = zeek_json.parse(line, ev, log_errors_);
+        break;
     }
     if (r == LineResult::Event)
       sink.on_dns(ev);
@@ -178,6 +194,8 @@ bool DnsFileReader::read_lines(const std::string& path, DnsInputFormat fmt, DnsS
   return true;
 }
 
-void DnsFileReader::finish() { pcap_.finish(); }
+void DnsFileReader::finish() {
+  pcap_.finish();
+}
 
 }  // namespace omamori

@@ -28,10 +28,10 @@ DnsInputFormat detect_dns_input_format(const std::string& path, std::string& err
 
 struct DnsReadStats {
   uint64_t files = 0;
-  uint64_t packets = 0;         // pcap
-  uint64_t frames = 0;          // dnstap
-  uint64_t lines = 0;           // text logs
-  uint64_t lines_skipped = 0;   // not DNS lines (headers, other messages)
+  uint64_t packets = 0;        // pcap
+  uint64_t frames = 0;         // dnstap
+  uint64_t lines = 0;          // text logs
+  uint64_t lines_skipped = 0;  // not DNS lines (headers, other messages)
   uint64_t lines_malformed = 0;
   uint64_t events = 0;
 };

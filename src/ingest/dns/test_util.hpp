@@ -64,8 +64,12 @@ struct Collector final : DnsSink {
   void on_dns(const DnsEvent& ev) override { events.push_back(OwnedDnsEvent::from(ev)); }
 };
 
-inline std::string shared_data(const std::string& rel) { return std::string(OMAMORI_SHARED_DATA) + "/" + rel; }
-inline std::string testdata(const std::string& rel) { return std::string(OMAMORI_TESTDATA) + "/" + rel; }
+inline std::string shared_data(const std::string& rel) {
+  return std::string(OMAMORI_SHARED_DATA) + "/" + rel;
+}
+inline std::string testdata(const std::string& rel) {
+  return std::string(OMAMORI_TESTDATA) + "/" + rel;
+}
 
 // A fresh temporary directory, removed with the object.
 struct TempDir {

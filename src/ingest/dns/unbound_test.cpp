@@ -4,10 +4,9 @@
 // (the latter to the `omamori dns listen` binary). dig sends the queries from
 // fixed source ports; the test checks client address and port, names, types,
 // rcodes and answers, and that Unbound's own query log says the same.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -92,16 +91,22 @@ std::string unbound_conf(const std::string& dir, uint16_t port, const std::strin
   return "server:\n"
          "  interface: 127.0.0.1\n"
          "  interface: ::1\n"
-         "  port: " + std::to_string(port) + "\n"
+         "  port: " +
+         std::to_string(port) +
+         "\n"
          "  do-daemonize: no\n"
          "  use-syslog: no\n"
-         "  logfile: \"" + dir + "/unbound.log\"\n"
+         "  logfile: \"" +
+         dir +
+         "/unbound.log\"\n"
          "  log-queries: yes\n"
          "  log-replies: yes\n"
          "  verbosity: 1\n"
          "  username: \"\"\n"
          "  chroot: \"\"\n"
-         "  directory: \"" + dir + "\"\n"
+         "  directory: \"" +
+         dir +
+         "\"\n"
          "  pidfile: \"\"\n"
          "  access-control: 127.0.0.0/8 allow\n"
          "  access-control: ::1 allow\n"
@@ -146,7 +151,13 @@ std::vector<Query> queries() {
       {"127.0.0.1", "www.example.test", "A", false, "www.example.test", dnstype::A, 0, {"example.test"}},
       {"127.0.0.1", "nx.example.test", "A", false, "nx.example.test", dnstype::A, 3, {}},
       {"127.0.0.1", "C2.Botnet.TEST", "A", true, "c2.botnet.test", dnstype::A, 0, {"198.51.100.66"}},
-      {"127.0.0.1", "we\\032ird\\.label.example.test", "A", false, "we\\032ird\\.label.example.test", dnstype::A, 0,
+      {"127.0.0.1",
+       "we\\032ird\\.label.example.test",
+       "A",
+       false,
+       "we\\032ird\\.label.example.test",
+       dnstype::A,
+       0,
        {"192.0.2.5"}},
   };
 }
@@ -294,17 +305,17 @@ TEST(UnboundDnstap, TcpToOmamoriBinary) {
   uint16_t tap_port = free_port();
   uint16_t port = free_port();
   std::string out = dir.str("events.jsonl");
-  Child omamori({OMAMORI_BINARY, "dns", "listen", "--tcp", "127.0.0.1:" + std::to_string(tap_port), "-f", "jsonl",
-                 "--stats"},
-                out);
+  Child omamori(
+      {OMAMORI_BINARY, "dns", "listen", "--tcp", "127.0.0.1:" + std::to_string(tap_port), "-f", "jsonl", "--stats"},
+      out);
   ASSERT_GT(omamori.pid, 0);
   ASSERT_TRUE(wait_for([&] {
     int st = 0;
     run("ss -ltn 2>/dev/null | grep -q '127.0.0.1:" + std::to_string(tap_port) + " '", &st);
     return st == 0;
   }));
-  std::ofstream(dir.str("unbound.conf"))
-      << unbound_conf(dir.str(), port, "  dnstap-ip: \"127.0.0.1@" + std::to_string(tap_port) + "\"\n  dnstap-tls: no\n");
+  std::ofstream(dir.str("unbound.conf")) << unbound_conf(
+      dir.str(), port, "  dnstap-ip: \"127.0.0.1@" + std::to_string(tap_port) + "\"\n  dnstap-tls: no\n");
   Child unbound({"unbound", "-d", "-c", dir.str("unbound.conf")});
   ASSERT_TRUE(wait_for([&] {
     int st = 0;

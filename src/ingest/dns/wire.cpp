@@ -20,6 +20,12 @@ constexpr std::array<uint8_t, 256> make_escape_table() {
   return t;
 }
 constexpr auto kEscape = make_escape_table();
+constexpr std::array<uint8_t, 256> make_lower_table() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = static_cast<uint8_t>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+  return t;
+}
+constexpr auto kLower = make_lower_table();
 
 // Walks a name without decoding it (owner names of records we do not keep).
 // Stops at the terminating zero or the first pointer, which ends the name in place.
@@ -83,25 +89,39 @@ const char* decode_dns_name(const uint8_t* msg, size_t len, size_t& off, char* o
       out[o++] = '.';
     }
     const uint8_t* p = msg + pos + 1;
-    for (unsigned i = 0; i < l; ++i) {
-      uint8_t c = p[i];
-      switch (kEscape[c]) {
-        case 0:
-          if (o >= cap) return "name too long";
-          out[o++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : static_cast<char>(c);
-          break;
-        case 1:
-          if (o + 2 > cap) return "name too long";
+    if (cap - o >= 4u * l) {
+      // Room for the worst case: no bound checks per byte. Most labels are plain.
+      for (unsigned i = 0; i < l; ++i) {
+        uint8_t c = p[i];
+        uint8_t e = kEscape[c];
+        if (e == 0) {
+          out[o++] = static_cast<char>(kLower[c]);
+        } else if (e == 1) {
           out[o++] = '\\';
           out[o++] = static_cast<char>(c);
-          break;
-        default:
-          if (o + 4 > cap) return "name too long";
+        } else {
           out[o++] = '\\';
           out[o++] = static_cast<char>('0' + c / 100);
           out[o++] = static_cast<char>('0' + (c / 10) % 10);
           out[o++] = static_cast<char>('0' + c % 10);
-          break;
+        }
+      }
+    } else {
+      for (unsigned i = 0; i < l; ++i) {
+        uint8_t c = p[i];
+        size_t need = kEscape[c] == 0 ? 1 : kEscape[c] == 1 ? 2 : 4;
+        if (cap - o < need) return "name too long";
+        if (need == 1) {
+          out[o++] = static_cast<char>(kLower[c]);
+        } else if (need == 2) {
+          out[o++] = '\\';
+          out[o++] = static_cast<char>(c);
+        } else {
+          out[o++] = '\\';
+          out[o++] = static_cast<char>('0' + c / 100);
+          out[o++] = static_cast<char>('0' + (c / 10) % 10);
+          out[o++] = static_cast<char>('0' + c % 10);
+        }
       }
     }
     pos += l + 1u;
@@ -115,8 +135,8 @@ const char* decode_dns_name(const uint8_t* msg, size_t len, size_t& off, char* o
   return nullptr;
 }
 
-DnsParse parse_dns_message(const uint8_t* msg, size_t len, DnsEvent& ev, ReasonCounters& errors,
-                           DnsWireStats* stats, const IpAddr* source) {
+DnsParse parse_dns_message(const uint8_t* msg, size_t len, DnsEvent& ev, ReasonCounters& errors, DnsWireStats* stats,
+                           const IpAddr* source) {
   auto fail = [&](const char* reason) {
     if (source)
       errors.add(*source, reason);
@@ -171,9 +191,9 @@ DnsParse parse_dns_message(const uint8_t* msg, size_t len, DnsEvent& ev, ReasonC
 
   bool truncated_ok = ev.flag(DnsEvent::kTC);
   auto partial = [&](const char* reason) {
-    if (truncated_ok && (reason == std::string_view("question truncated") ||
-                         reason == std::string_view("record truncated") || reason == std::string_view("rdata truncated") ||
-                         reason == std::string_view("name truncated"))) {
+    if (truncated_ok &&
+        (reason == std::string_view("question truncated") || reason == std::string_view("record truncated") ||
+         reason == std::string_view("rdata truncated") || reason == std::string_view("name truncated"))) {
       // A TC response may stop anywhere; that is the protocol, not damage.
       if (stats) ++stats->truncated_tc;
       return DnsParse::Ok;

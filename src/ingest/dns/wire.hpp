@@ -26,9 +26,9 @@ struct DnsWireStats {
   uint64_t messages = 0;
   uint64_t queries = 0;
   uint64_t responses = 0;
-  uint64_t truncated_tc = 0;       // responses with TC set whose records stop early (not an error)
-  uint64_t extra_questions = 0;    // messages with QDCOUNT > 1 (only the first question is reported)
-  uint64_t trailing_bytes = 0;     // messages with bytes after the last record
+  uint64_t truncated_tc = 0;     // responses with TC set whose records stop early (not an error)
+  uint64_t extra_questions = 0;  // messages with QDCOUNT > 1 (only the first question is reported)
+  uint64_t trailing_bytes = 0;   // messages with bytes after the last record
 };
 
 // Fills the message fields of ev (id, flags, opcode, rcode, counts, qname,

@@ -1,12 +1,13 @@
 // The DNS wire parser on hand-built messages: compression, escaping, limits,
 // EDNS, truncation and damage.
+#include "ingest/dns/wire.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "ingest/dns/event.hpp"
-#include "ingest/dns/wire.hpp"
 
 namespace omamori {
 namespace {
@@ -104,9 +105,9 @@ TEST(DnsWire, AaaaPtrMxSrvNames) {
   Msg m(2, 0x8180, 1, 4, 0, 0);
   m.name("x.test").u16(255).u16(1);
   m.ptr(12).u16(28).u16(1).u32(1).u16(16).raw({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
-  m.ptr(12).u16(15).u16(1).u32(1).u16(2 + 2).u16(10).ptr(12);         // MX 10 x.test
+  m.ptr(12).u16(15).u16(1).u32(1).u16(2 + 2).u16(10).ptr(12);               // MX 10 x.test
   m.ptr(12).u16(33).u16(1).u32(1).u16(6 + 2).u16(1).u16(2).u16(3).ptr(12);  // SRV 1 2 3 x.test
-  m.ptr(12).u16(12).u16(1).u32(1).u16(2).ptr(12);                     // PTR x.test
+  m.ptr(12).u16(12).u16(1).u32(1).u16(2).ptr(12);                           // PTR x.test
   auto p = parse(m);
   ASSERT_EQ(p.result, DnsParse::Ok);
   EXPECT_EQ(p.ev.answers, (std::vector<std::string>{"2001:db8::1", "x.test", "x.test", "x.test"}));
