@@ -160,12 +160,12 @@ TEST(Stix, ExportIsValidAndRoundTrips) {
   std::string again = export_stix(v, skipped, 1'700'000'300'000);
   EXPECT_EQ(nlohmann::json::parse(again)["objects"][0]["id"], j["objects"][0]["id"]);
 
-  // Our own importer reads it back (address:port patterns use AND and are counted as skipped).
+  // Our own importer reads it back, address:port included.
   FeedConfig cfg;
   cfg.name = "back";
   auto r = parse_stix(text, cfg, 0);
-  EXPECT_EQ(r.indicators.size(), 5u);
-  EXPECT_EQ(r.skipped.count("pattern: AND of comparisons not supported"), 1u);
+  EXPECT_EQ(r.indicators.size(), 6u);
+  EXPECT_EQ(r.skipped.total(), 0u);
   std::map<std::string, Indicator> got;
   for (const auto& i : r.indicators) got[i.value] = i;
   EXPECT_EQ(got["evil.example"].category, Category::kC2);
@@ -177,6 +177,7 @@ TEST(Stix, ExportIsValidAndRoundTrips) {
   EXPECT_EQ(got["198.51.100.0/24"].kind, Kind::kCidr);
   EXPECT_EQ(got["dl.evil.example/bins/x86"].family, "gafgyt");
   EXPECT_EQ(got["dl.evil.example/bins/x86"].kind, Kind::kUrl);
+  EXPECT_EQ(got["192.0.2.9:23"].kind, Kind::kAddrPort);
 }
 
 TEST(Plain, ExportListsEachValueOnce) {
