@@ -1,3 +1,5 @@
+#include "intel/export.hpp"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,7 +14,6 @@
 #include <set>
 #include <thread>
 
-#include "intel/export.hpp"
 #include "intel/feeds/feeds.hpp"
 
 using namespace omamori;
@@ -181,7 +182,8 @@ TEST(Stix, ExportIsValidAndRoundTrips) {
 }
 
 TEST(Plain, ExportListsEachValueOnce) {
-  std::vector<Indicator> v = {ind(Kind::kDomain, "a.example", Category::kC2), ind(Kind::kDomain, "a.example", Category::kC2),
+  std::vector<Indicator> v = {ind(Kind::kDomain, "a.example", Category::kC2),
+                              ind(Kind::kDomain, "a.example", Category::kC2),
                               ind(Kind::kIpv4, "192.0.2.1", Category::kC2)};
   std::string t = export_plain(v, 0);
   EXPECT_NE(t.find("# omamori indicators, 2 values"), std::string::npos);
@@ -215,8 +217,8 @@ TEST(Rpz, UnboundAppliesTheExportedZone) {
   run(bin + " intel import --db " + db + " --feed ips --format plain --category c2 " + t.path + "/ips.txt 2>&1", &st);
   ASSERT_EQ(st, 0);
   std::string zone = t.path + "/rpz.zone";
-  run(bin + " intel export --db " + db + " --format rpz --action-map c2=nxdomain,phishing=walled-garden:garden.isp.example -o " +
-          zone + " 2>&1",
+  run(bin + " intel export --db " + db +
+          " --format rpz --action-map c2=nxdomain,phishing=walled-garden:garden.isp.example -o " + zone + " 2>&1",
       &st);
   ASSERT_EQ(st, 0);
 
@@ -240,9 +242,12 @@ TEST(Rpz, UnboundAppliesTheExportedZone) {
                  "\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"" + log +
                  "\"\n  verbosity: 1\n  module-config: \"respip iterator\"\n  access-control: 127.0.0.0/8 allow\n"
                  "  do-not-query-localhost: yes\n"
-                 "auth-zone:\n  name: \".\"\n  zonefile: \"" + t.path + "/root.zone\"\n  for-downstream: no\n"
+                 "auth-zone:\n  name: \".\"\n  zonefile: \"" +
+                 t.path +
+                 "/root.zone\"\n  for-downstream: no\n"
                  "  for-upstream: yes\n  fallback-enabled: no\n"
-                 "rpz:\n  name: \"rpz.omamori.local.\"\n  zonefile: \"" + zone +
+                 "rpz:\n  name: \"rpz.omamori.local.\"\n  zonefile: \"" +
+                 zone +
                  "\"\n  rpz-log: yes\n  rpz-log-name: \"omamori\"\n"
                  "remote-control:\n  control-enable: no\n");
   ASSERT_EQ(std::system(("unbound-checkconf " + t.path + "/unbound.conf >/dev/null").c_str()), 0);
@@ -253,7 +258,8 @@ TEST(Rpz, UnboundAppliesTheExportedZone) {
   }
   ASSERT_GT(pid, 0);
   auto dig = [&](const std::string& name) {
-    return run("dig +time=2 +tries=1 @127.0.0.1 -p " + std::to_string(port) + " " + name + " A +noall +comments +answer");
+    return run("dig +time=2 +tries=1 @127.0.0.1 -p " + std::to_string(port) + " " + name +
+               " A +noall +comments +answer");
   };
   bool up = false;
   for (int i = 0; i < 50 && !up; ++i) {

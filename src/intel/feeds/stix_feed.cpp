@@ -1,8 +1,7 @@
 // STIX 2.1 bundles: indicator objects whose pattern compares ipv4-addr, ipv6-addr,
 // domain-name or url values (one comparison, or several joined by OR).
-#include <nlohmann/json.hpp>
-
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "intel/feeds/feeds.hpp"
 #include "intel/normalize.hpp"
@@ -246,8 +245,10 @@ void take_indicator_object(const json& o, const FeedConfig& cfg, TimeMs now,
   base.confidence = cfg.confidence;
   if (auto it = o.find("confidence"); it != o.end() && it->is_number_integer()) {
     auto v = it->get<int64_t>();
-    if (v >= 0 && v <= 100) base.confidence = static_cast<uint8_t>(v);
-    else r.ignored.add("indicator: confidence out of range, feed default used");
+    if (v >= 0 && v <= 100)
+      base.confidence = static_cast<uint8_t>(v);
+    else
+      r.ignored.add("indicator: confidence out of range, feed default used");
   }
   auto types = str_list(o, "indicator_types");
   auto labels = str_list(o, "labels");
@@ -255,20 +256,26 @@ void take_indicator_object(const json& o, const FeedConfig& cfg, TimeMs now,
   names.insert(names.end(), types.begin(), types.end());
   if (auto c = category_from(names)) base.category = *c;
   for (const auto& l : labels) {
-    if (l.starts_with("family:")) base.family = l.substr(7);
-    else if (!parse_category(l)) base.tags.push_back(l);
+    if (l.starts_with("family:"))
+      base.family = l.substr(7);
+    else if (!parse_category(l))
+      base.tags.push_back(l);
   }
   if (auto id = str_or(o, "id"); !id.empty()) {
     if (auto f = families.find(id); f != families.end() && base.family.empty()) base.family = f->second;
   }
   for (auto& ch : base.family) ch = static_cast<char>((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
   if (auto v = str_or(o, "valid_from"); !v.empty()) {
-    if (auto t = parse_time(v)) base.first_seen = *t;
-    else r.ignored.add("indicator: invalid valid_from");
+    if (auto t = parse_time(v))
+      base.first_seen = *t;
+    else
+      r.ignored.add("indicator: invalid valid_from");
   }
   if (auto v = str_or(o, "valid_until"); !v.empty()) {
-    if (auto t = parse_time(v)) base.expiry = *t;
-    else r.ignored.add("indicator: invalid valid_until");
+    if (auto t = parse_time(v))
+      base.expiry = *t;
+    else
+      r.ignored.add("indicator: invalid valid_until");
   }
   if (auto it = o.find("external_references"); it != o.end() && it->is_array()) {
     for (const auto& ref : *it)
@@ -292,12 +299,18 @@ void take_indicator_object(const json& o, const FeedConfig& cfg, TimeMs now,
     std::string addr, port, proto, type;
     bool ok = true;
     for (const Comparison* c : members) {
-      if (c->op != "=") ok = false;
-      else if (c->path == "network-traffic:dst_ref.value" && c->value_is_string) addr = c->value;
-      else if (c->path == "network-traffic:dst_ref.type" && c->value_is_string) type = c->value;
-      else if (c->path == "network-traffic:dst_port" && !c->value_is_string) port = c->value;
-      else if (c->path == "network-traffic:protocols[*]" && c->value_is_string) proto = c->value;
-      else ok = false;
+      if (c->op != "=")
+        ok = false;
+      else if (c->path == "network-traffic:dst_ref.value" && c->value_is_string)
+        addr = c->value;
+      else if (c->path == "network-traffic:dst_ref.type" && c->value_is_string)
+        type = c->value;
+      else if (c->path == "network-traffic:dst_port" && !c->value_is_string)
+        port = c->value;
+      else if (c->path == "network-traffic:protocols[*]" && c->value_is_string)
+        proto = c->value;
+      else
+        ok = false;
     }
     for (auto& ch : proto) ch = static_cast<char>((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
     if (!ok || addr.empty() || port.empty() || (!proto.empty() && proto != "tcp" && proto != "udp") ||
@@ -344,11 +357,12 @@ void take_indicator_object(const json& o, const FeedConfig& cfg, TimeMs now,
       r.skipped.add(why);
       continue;
     }
-    bool kind_ok = (v4 && (cl.kind == Kind::kIpv4 || (cl.kind == Kind::kCidr && cl.value.find(':') == std::string::npos))) ||
-                   (v6 && (cl.kind == Kind::kIpv6 || (cl.kind == Kind::kCidr && cl.value.find(':') != std::string::npos))) ||
-                   (dom && cl.kind == Kind::kDomain) ||
-                   (url && (cl.kind == Kind::kUrl || cl.kind == Kind::kDomain || cl.kind == Kind::kIpv4 ||
-                            cl.kind == Kind::kIpv6 || cl.kind == Kind::kAddrPort));
+    bool kind_ok =
+        (v4 && (cl.kind == Kind::kIpv4 || (cl.kind == Kind::kCidr && cl.value.find(':') == std::string::npos))) ||
+        (v6 && (cl.kind == Kind::kIpv6 || (cl.kind == Kind::kCidr && cl.value.find(':') != std::string::npos))) ||
+        (dom && cl.kind == Kind::kDomain) ||
+        (url && (cl.kind == Kind::kUrl || cl.kind == Kind::kDomain || cl.kind == Kind::kIpv4 ||
+                 cl.kind == Kind::kIpv6 || cl.kind == Kind::kAddrPort));
     if (!kind_ok) {
       r.skipped.add("comparison: value does not fit its object type");
       continue;
