@@ -209,16 +209,36 @@ void addr_bench(benchmark::State& state, const std::vector<IpAddr>& q, bool with
   state.counters["hit_rate"] = double(hits) / double(state.iterations());
 }
 
-void BM_DomainHit(benchmark::State& s) { domain_bench(s, world().dom_hit); }
-void BM_DomainMiss(benchmark::State& s) { domain_bench(s, world().dom_miss); }
-void BM_DomainMix10(benchmark::State& s) { domain_bench(s, world().dom_mix); }
-void BM_DomainBatchHit(benchmark::State& s) { domain_batch_bench(s, world().dom_hit); }
-void BM_DomainBatchMiss(benchmark::State& s) { domain_batch_bench(s, world().dom_miss); }
-void BM_DomainBatchMix10(benchmark::State& s) { domain_batch_bench(s, world().dom_mix); }
-void BM_AddrHit(benchmark::State& s) { addr_bench(s, world().addr_hit, false); }
-void BM_AddrMiss(benchmark::State& s) { addr_bench(s, world().addr_miss, false); }
-void BM_AddrMix10(benchmark::State& s) { addr_bench(s, world().addr_mix, false); }
-void BM_AddrPortMix10(benchmark::State& s) { addr_bench(s, world().addr_mix, true); }
+void BM_DomainHit(benchmark::State& s) {
+  domain_bench(s, world().dom_hit);
+}
+void BM_DomainMiss(benchmark::State& s) {
+  domain_bench(s, world().dom_miss);
+}
+void BM_DomainMix10(benchmark::State& s) {
+  domain_bench(s, world().dom_mix);
+}
+void BM_DomainBatchHit(benchmark::State& s) {
+  domain_batch_bench(s, world().dom_hit);
+}
+void BM_DomainBatchMiss(benchmark::State& s) {
+  domain_batch_bench(s, world().dom_miss);
+}
+void BM_DomainBatchMix10(benchmark::State& s) {
+  domain_batch_bench(s, world().dom_mix);
+}
+void BM_AddrHit(benchmark::State& s) {
+  addr_bench(s, world().addr_hit, false);
+}
+void BM_AddrMiss(benchmark::State& s) {
+  addr_bench(s, world().addr_miss, false);
+}
+void BM_AddrMix10(benchmark::State& s) {
+  addr_bench(s, world().addr_mix, false);
+}
+void BM_AddrPortMix10(benchmark::State& s) {
+  addr_bench(s, world().addr_mix, true);
+}
 
 void BM_Memory(benchmark::State& state) {
   World& w = world();

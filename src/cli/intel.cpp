@@ -47,7 +47,9 @@ std::FILE* open_out(const std::string& path) {
   return f;
 }
 
-std::string time_or_dash(TimeMs t) { return t ? format_rfc3339(t) : "-"; }
+std::string time_or_dash(TimeMs t) {
+  return t ? format_rfc3339(t) : "-";
+}
 
 nlohmann::json indicator_json(const Indicator& i) {
   nlohmann::json j = {{"feed", i.feed},
@@ -115,8 +117,8 @@ void cmd_import(IntelOptions& o) {
   } catch (const DbError& e) {
     throw CommandError(kFailure, e.what());
   }
-  fmt::print("feed {}: {} read, {} added, {} updated, {} duplicates, {} removed, {} now stored, {} skipped\n",
-             cfg.name, st.read, st.added, st.updated, st.duplicates, st.removed, st.total, skipped.total());
+  fmt::print("feed {}: {} read, {} added, {} updated, {} duplicates, {} removed, {} now stored, {} skipped\n", cfg.name,
+             st.read, st.added, st.updated, st.duplicates, st.removed, st.total, skipped.total());
   if (skipped.total() > 0) exit_code() = kDataErrors;
 }
 
@@ -162,9 +164,10 @@ void cmd_stats(IntelOptions& o) {
     for (const auto& s : snap->feed_stats())
       if (s.name == f.name) fs = &s;
     if (o.out_format == "jsonl") {
-      nlohmann::json j = {{"feed", f.name},         {"format", f.format},       {"source", f.source},
-                          {"allowlist", f.allow},   {"stored", f.indicators},   {"last_import", time_or_dash(f.last_import)},
-                          {"skipped", f.skipped},   {"added", f.added},         {"removed", f.removed}};
+      nlohmann::json j = {
+          {"feed", f.name},       {"format", f.format},     {"source", f.source},
+          {"allowlist", f.allow}, {"stored", f.indicators}, {"last_import", time_or_dash(f.last_import)},
+          {"skipped", f.skipped}, {"added", f.added},       {"removed", f.removed}};
       nlohmann::json reasons = nlohmann::json::object();
       for (const auto& [r, c] : f.skip_reasons) reasons[r] = c;
       j["skip_reasons"] = reasons;
@@ -237,9 +240,12 @@ void cmd_export(IntelOptions& o) {
   ReasonCounters skipped;
   TimeMs now = now_ms();
   std::string text;
-  if (o.out_format == "rpz") text = export_rpz(inds, rpz, skipped, now);
-  else if (o.out_format == "plain") text = export_plain(inds, now);
-  else text = export_stix(inds, skipped, now);
+  if (o.out_format == "rpz")
+    text = export_rpz(inds, rpz, skipped, now);
+  else if (o.out_format == "plain")
+    text = export_plain(inds, now);
+  else
+    text = export_stix(inds, skipped, now);
   std::FILE* out = open_out(o.output);
   std::fwrite(text.data(), 1, text.size(), out);
   if (out != stdout) std::fclose(out);
@@ -333,8 +339,9 @@ void register_intel(CLI::App& app) {
       ->capture_default_str();
   imp->add_option("--delimiter", o->delimiter, "CSV delimiter (one character, or 'tab')")->capture_default_str();
   imp->add_flag("--header", o->header, "CSV: the first row is a header");
-  imp->add_option("--category", o->category, "Default category (c2, malware_download, phishing, sinkhole, scanner, "
-                                              "spam, malware, suspicious)");
+  imp->add_option("--category", o->category,
+                  "Default category (c2, malware_download, phishing, sinkhole, scanner, "
+                  "spam, malware, suspicious)");
   imp->add_option("--confidence", o->confidence, "Default confidence 0-100")->capture_default_str();
   imp->add_option("--family", o->family, "Default malware family");
   imp->add_option("--tags", o->tags, "Tags added to every indicator, comma-separated");

@@ -20,34 +20,46 @@ constexpr uint8_t kNamespace[16] = {0xd9, 0xfe, 0x4d, 0x2c, 0x36, 0x94, 0x40, 0x
                                     0xa4, 0x4d, 0x1b, 0x58, 0xcb, 0x2c, 0x3f, 0xa4};
 
 std::string uuid_text(const uint8_t* b) {
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                     b[15]);
+  return fmt::format(
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", b[0],
+      b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 int severity(RpzAction a) {
   switch (a) {
-    case RpzAction::kPassthru: return 0;
-    case RpzAction::kWalledGarden: return 1;
-    case RpzAction::kNodata: return 2;
-    case RpzAction::kNxdomain: return 3;
-    case RpzAction::kDrop: return 4;
+    case RpzAction::kPassthru:
+      return 0;
+    case RpzAction::kWalledGarden:
+      return 1;
+    case RpzAction::kNodata:
+      return 2;
+    case RpzAction::kNxdomain:
+      return 3;
+    case RpzAction::kDrop:
+      return 4;
   }
   return 0;
 }
 
 std::string rpz_target(RpzAction a, const std::string& garden) {
   switch (a) {
-    case RpzAction::kPassthru: return "rpz-passthru.";
-    case RpzAction::kNxdomain: return ".";
-    case RpzAction::kNodata: return "*.";
-    case RpzAction::kDrop: return "rpz-drop.";
-    case RpzAction::kWalledGarden: return garden + ".";
+    case RpzAction::kPassthru:
+      return "rpz-passthru.";
+    case RpzAction::kNxdomain:
+      return ".";
+    case RpzAction::kNodata:
+      return "*.";
+    case RpzAction::kDrop:
+      return "rpz-drop.";
+    case RpzAction::kWalledGarden:
+      return garden + ".";
   }
   return "rpz-passthru.";
 }
 
-std::string stix_time(TimeMs t) { return format_rfc3339(t); }
+std::string stix_time(TimeMs t) {
+  return format_rfc3339(t);
+}
 
 std::string stix_escape(std::string_view v) {
   std::string r;
@@ -62,11 +74,16 @@ std::string stix_escape(std::string_view v) {
 
 const char* rpz_action_name(RpzAction a) {
   switch (a) {
-    case RpzAction::kPassthru: return "passthru";
-    case RpzAction::kNxdomain: return "nxdomain";
-    case RpzAction::kNodata: return "nodata";
-    case RpzAction::kDrop: return "drop";
-    case RpzAction::kWalledGarden: return "walled-garden";
+    case RpzAction::kPassthru:
+      return "passthru";
+    case RpzAction::kNxdomain:
+      return "nxdomain";
+    case RpzAction::kNodata:
+      return "nodata";
+    case RpzAction::kDrop:
+      return "drop";
+    case RpzAction::kWalledGarden:
+      return "walled-garden";
   }
   return "passthru";
 }
@@ -87,17 +104,20 @@ bool parse_action_map(std::string_view spec, RpzOptions& opt, std::string& error
     std::string_view cat = item.substr(0, eq), act = item.substr(eq + 1);
     RpzAction a;
     std::string garden;
-    if (act == "passthru" || act == "log" || act == "log-only") a = RpzAction::kPassthru;
-    else if (act == "nxdomain") a = RpzAction::kNxdomain;
-    else if (act == "nodata") a = RpzAction::kNodata;
-    else if (act == "drop") a = RpzAction::kDrop;
+    if (act == "passthru" || act == "log" || act == "log-only")
+      a = RpzAction::kPassthru;
+    else if (act == "nxdomain")
+      a = RpzAction::kNxdomain;
+    else if (act == "nodata")
+      a = RpzAction::kNodata;
+    else if (act == "drop")
+      a = RpzAction::kDrop;
     else if (act.starts_with("walled-garden:") && act.size() > 14) {
       a = RpzAction::kWalledGarden;
       garden = std::string(act.substr(14));
       if (!garden.empty() && garden.back() == '.') garden.pop_back();
     } else {
-      error = "unknown action '" + std::string(act) +
-              "' (passthru, nxdomain, nodata, drop, walled-garden:HOST)";
+      error = "unknown action '" + std::string(act) + "' (passthru, nxdomain, nodata, drop, walled-garden:HOST)";
       return false;
     }
     if (cat == "*" || cat == "default" || cat == "all") {
@@ -153,8 +173,7 @@ std::string rpz_ip_owner(Kind kind, std::string_view value) {
   return r + ".rpz-ip";
 }
 
-std::string export_rpz(const std::vector<Indicator>& inds, const RpzOptions& opt, ReasonCounters& skipped,
-                       TimeMs now) {
+std::string export_rpz(const std::vector<Indicator>& inds, const RpzOptions& opt, ReasonCounters& skipped, TimeMs now) {
   struct Entry {
     RpzAction action = RpzAction::kPassthru;
     std::string garden;
@@ -180,8 +199,12 @@ std::string export_rpz(const std::vector<Indicator>& inds, const RpzOptions& opt
         }
         owners.push_back(rpz_ip_owner(ind.kind, ind.value));
         break;
-      case Kind::kUrl: skipped.add("rpz: url indicator not expressible"); continue;
-      case Kind::kAddrPort: skipped.add("rpz: address:port indicator not expressible"); continue;
+      case Kind::kUrl:
+        skipped.add("rpz: url indicator not expressible");
+        continue;
+      case Kind::kAddrPort:
+        skipped.add("rpz: address:port indicator not expressible");
+        continue;
     }
     for (auto& o : owners) {
       if (o.size() + opt.origin.size() + 1 > 253) {
@@ -192,16 +215,15 @@ std::string export_rpz(const std::vector<Indicator>& inds, const RpzOptions& opt
       if (!e.set || severity(a) > severity(e.action)) {
         e.action = a;
         e.garden = opt.garden[c];
-        e.note = fmt::format("{} {}{}{}", ind.feed, category_name(ind.category), ind.family.empty() ? "" : " ",
-                             ind.family);
+        e.note =
+            fmt::format("{} {}{}{}", ind.feed, category_name(ind.category), ind.family.empty() ? "" : " ", ind.family);
         e.set = true;
       }
     }
   }
   std::string out;
   uint32_t serial = opt.serial ? opt.serial : static_cast<uint32_t>(now / 1000);
-  out += fmt::format("; omamori response policy zone, {} triggers, exported {}\n", entries.size(),
-                     format_rfc3339(now));
+  out += fmt::format("; omamori response policy zone, {} triggers, exported {}\n", entries.size(), format_rfc3339(now));
   out += fmt::format("$ORIGIN {}.\n$TTL {}\n", opt.origin, opt.ttl);
   out += fmt::format("@ SOA {}. {}. {} 3600 600 86400 {}\n", opt.mname, opt.rname, serial, opt.ttl);
   out += fmt::format("@ NS {}.\n", opt.mname);
@@ -275,13 +297,19 @@ std::string export_stix(const std::vector<Indicator>& inds, ReasonCounters& skip
   for (const auto& ind : inds) {
     std::string pattern;
     switch (ind.kind) {
-      case Kind::kIpv4: pattern = "[ipv4-addr:value = '" + stix_escape(ind.value) + "']"; break;
-      case Kind::kIpv6: pattern = "[ipv6-addr:value = '" + stix_escape(ind.value) + "']"; break;
-      case Kind::kCidr:
-        pattern = std::string(ind.value.find(':') == std::string::npos ? "[ipv4-addr" : "[ipv6-addr") +
-                  ":value = '" + stix_escape(ind.value) + "']";
+      case Kind::kIpv4:
+        pattern = "[ipv4-addr:value = '" + stix_escape(ind.value) + "']";
         break;
-      case Kind::kDomain: pattern = "[domain-name:value = '" + stix_escape(ind.value) + "']"; break;
+      case Kind::kIpv6:
+        pattern = "[ipv6-addr:value = '" + stix_escape(ind.value) + "']";
+        break;
+      case Kind::kCidr:
+        pattern = std::string(ind.value.find(':') == std::string::npos ? "[ipv4-addr" : "[ipv6-addr") + ":value = '" +
+                  stix_escape(ind.value) + "']";
+        break;
+      case Kind::kDomain:
+        pattern = "[domain-name:value = '" + stix_escape(ind.value) + "']";
+        break;
       case Kind::kUrl:
         if (ind.value.front() == '/') {
           skipped.add("stix: host-less url path not expressible");
@@ -300,10 +328,11 @@ std::string export_stix(const std::vector<Indicator>& inds, ReasonCounters& skip
         std::string addr = v.substr(0, colon);
         if (!addr.empty() && addr.front() == '[') addr = addr.substr(1, addr.size() - 2);
         bool v6 = addr.find(':') != std::string::npos;
-        pattern = fmt::format("[network-traffic:dst_ref.type = '{}' AND network-traffic:dst_ref.value = '{}' AND "
-                              "network-traffic:dst_port = {}{}]",
-                              v6 ? "ipv6-addr" : "ipv4-addr", addr, v.substr(colon + 1),
-                              proto.empty() ? "" : " AND network-traffic:protocols[*] = '" + proto + "'");
+        pattern = fmt::format(
+            "[network-traffic:dst_ref.type = '{}' AND network-traffic:dst_ref.value = '{}' AND "
+            "network-traffic:dst_port = {}{}]",
+            v6 ? "ipv6-addr" : "ipv4-addr", addr, v.substr(colon + 1),
+            proto.empty() ? "" : " AND network-traffic:protocols[*] = '" + proto + "'");
         break;
       }
     }

@@ -23,8 +23,8 @@ struct RpzOptions {
   // Action per category; passthru (log only) unless the operator configures otherwise.
   std::array<RpzAction, kCategoryCount> action{};
   std::array<std::string, kCategoryCount> garden{};  // walled-garden host per category
-  bool ip_triggers = true;  // addresses and prefixes as rpz-ip (response address) triggers
-  bool comments = true;     // "; feed category family" after each record
+  bool ip_triggers = true;                           // addresses and prefixes as rpz-ip (response address) triggers
+  bool comments = true;                              // "; feed category family" after each record
 };
 
 // "c2=nxdomain,phishing=walled-garden:garden.isp.example,malware_download=drop,*=passthru".
@@ -34,8 +34,7 @@ bool parse_action_map(std::string_view spec, RpzOptions& opt, std::string& error
 // RFC-style response policy zone text. URL and address:port indicators cannot be
 // expressed and are counted in skipped. When several indicators give the same
 // trigger, the most severe action wins.
-std::string export_rpz(const std::vector<Indicator>& inds, const RpzOptions& opt, ReasonCounters& skipped,
-                       TimeMs now);
+std::string export_rpz(const std::vector<Indicator>& inds, const RpzOptions& opt, ReasonCounters& skipped, TimeMs now);
 
 // The RPZ owner name (relative to the zone) of an address or prefix trigger:
 // "32.1.2.0.192.rpz-ip", "48.zz.db8.2001.rpz-ip". Empty if the value is not an address.

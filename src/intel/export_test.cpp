@@ -1,3 +1,5 @@
+#include "intel/export.hpp"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,7 +14,6 @@
 #include <set>
 #include <thread>
 
-#include "intel/export.hpp"
 #include "intel/feeds/feeds.hpp"
 
 using namespace omamori;
@@ -160,12 +161,12 @@ TEST(Stix, ExportIsValidAndRoundTrips) {
   std::string again = export_stix(v, skipped, 1'700'000'300'000);
   EXPECT_EQ(nlohmann::json::parse(again)["objects"][0]["id"], j["objects"][0]["id"]);
 
-  // Our own importer reads it back (address:port patterns use AND and are counted as skipped).
+  // Our own importer reads it back, address:port included.
   FeedConfig cfg;
   cfg.name = "back";
   auto r = parse_stix(text, cfg, 0);
-  EXPECT_EQ(r.indicators.size(), 5u);
-  EXPECT_EQ(r.skipped.count("pattern: AND of comparisons not supported"), 1u);
+  EXPECT_EQ(r.indicators.size(), 6u);
+  EXPECT_EQ(r.skipped.total(), 0u);
   std::map<std::string, Indicator> got;
   for (const auto& i : r.indicators) got[i.value] = i;
   EXPECT_EQ(got["evil.example"].category, Category::kC2);
@@ -177,10 +178,12 @@ TEST(Stix, ExportIsValidAndRoundTrips) {
   EXPECT_EQ(got["198.51.100.0/24"].kind, Kind::kCidr);
   EXPECT_EQ(got["dl.evil.example/bins/x86"].family, "gafgyt");
   EXPECT_EQ(got["dl.evil.example/bins/x86"].kind, Kind::kUrl);
+  EXPECT_EQ(got["192.0.2.9:23"].kind, Kind::kAddrPort);
 }
 
 TEST(Plain, ExportListsEachValueOnce) {
-  std::vector<Indicator> v = {ind(Kind::kDomain, "a.example", Category::kC2), ind(Kind::kDomain, "a.example", Category::kC2),
+  std::vector<Indicator> v = {ind(Kind::kDomain, "a.example", Category::kC2),
+                              ind(Kind::kDomain, "a.example", Category::kC2),
                               ind(Kind::kIpv4, "192.0.2.1", Category::kC2)};
   std::string t = export_plain(v, 0);
   EXPECT_NE(t.find("# omamori indicators, 2 values"), std::string::npos);
@@ -214,8 +217,8 @@ TEST(Rpz, UnboundAppliesTheExportedZone) {
   run(bin + " intel import --db " + db + " --feed ips --format plain --category c2 " + t.path + "/ips.txt 2>&1", &st);
   ASSERT_EQ(st, 0);
   std::string zone = t.path + "/rpz.zone";
-  run(bin + " intel export --db " + db + " --format rpz --action-map c2=nxdomain,phishing=walled-garden:garden.isp.example -o " +
-          zone + " 2>&1",
+  run(bin + " intel export --db " + db +
+          " --format rpz --action-map c2=nxdomain,phishing=walled-garden:garden.isp.example -o " + zone + " 2>&1",
       &st);
   ASSERT_EQ(st, 0);
 
@@ -239,9 +242,12 @@ TEST(Rpz, UnboundAppliesTheExportedZone) {
                  "\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"" + log +
                  "\"\n  verbosity: 1\n  module-config: \"respip iterator\"\n  access-control: 127.0.0.0/8 allow\n"
                  "  do-not-query-localhost: yes\n"
-                 "auth-zone:\n  name: \".\"\n  zonefile: \"" + t.path + "/root.zone\"\n  for-downstream: no\n"
+                 "auth-zone:\n  name: \".\"\n  zonefile: \"" +
+                 t.path +
+                 "/root.zone\"\n  for-downstream: no\n"
                  "  for-upstream: yes\n  fallback-enabled: no\n"
-                 "rpz:\n  name: \"rpz.omamori.local.\"\n  zonefile: \"" + zone +
+                 "rpz:\n  name: \"rpz.omamori.local.\"\n  zonefile: \"" +
+                 zone +
                  "\"\n  rpz-log: yes\n  rpz-log-name: \"omamori\"\n"
                  "remote-control:\n  control-enable: no\n");
   ASSERT_EQ(std::system(("unbound-checkconf " + t.path + "/unbound.conf >/dev/null").c_str()), 0);
@@ -252,7 +258,8 @@ TEST(Rpz, UnboundAppliesTheExportedZone) {
   }
   ASSERT_GT(pid, 0);
   auto dig = [&](const std::string& name) {
-    return run("dig +time=2 +tries=1 @127.0.0.1 -p " + std::to_string(port) + " " + name + " A +noall +comments +answer");
+    return run("dig +time=2 +tries=1 @127.0.0.1 -p " + std::to_string(port) + " " + name +
+               " A +noall +comments +answer");
   };
   bool up = false;
   for (int i = 0; i < 50 && !up; ++i) {

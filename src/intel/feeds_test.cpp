@@ -1,11 +1,11 @@
+#include "intel/feeds/feeds.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include "intel/feeds/feeds.hpp"
 
 using namespace omamori::intel;
 
@@ -124,8 +124,8 @@ TEST(MaltrailFeed, FamilyNames) {
 
 // Every real trail file: each data line becomes an indicator or a counted skip.
 TEST(MaltrailFeed, RealTrailsAccountForEveryLine) {
-  const char* files[] = {"conficker.txt", "elf_gafgyt.txt", "elf_hajime.txt", "elf_mirai.txt",
-                         "elf_xorddos.txt", "necurs.txt", "ramnit.txt", "sinkhole_conficker.txt"};
+  const char* files[] = {"conficker.txt",   "elf_gafgyt.txt", "elf_hajime.txt", "elf_mirai.txt",
+                         "elf_xorddos.txt", "necurs.txt",     "ramnit.txt",     "sinkhole_conficker.txt"};
   FeedConfig cfg;
   cfg.name = "maltrail";
   uint64_t total = 0;
@@ -205,7 +205,7 @@ TEST(StixFeed, MixedBundle) {
   for (const auto& i : r.indicators) values.insert(i.value);
   EXPECT_EQ(values, (std::set<std::string>{"198.51.100.7", "login-bank.example", "secure-login.example",
                                            "dl.bad.example/bins/x86", "2001:db8::bad", "203.0.113.0/24",
-                                           "mixed.example"}));
+                                           "mixed.example", "192.0.2.9:23"}));
   const Indicator* ip = find(r, "198.51.100.7");
   ASSERT_NE(ip, nullptr);
   EXPECT_EQ(ip->kind, Kind::kIpv4);
@@ -219,8 +219,8 @@ TEST(StixFeed, MixedBundle) {
   EXPECT_EQ(find(r, "203.0.113.0/24")->kind, Kind::kCidr);
   EXPECT_EQ(find(r, "2001:db8::bad")->kind, Kind::kIpv6);
   EXPECT_EQ(r.skipped.count("comparison: object path not supported"), 2u);  // file hash, file:name in OR
-  EXPECT_EQ(r.skipped.count("indicator: no supported comparison"), 3u);  // file hash, co.jp, not-an-ip.example
-  EXPECT_EQ(r.skipped.count("pattern: AND of comparisons not supported"), 1u);
+  EXPECT_EQ(r.skipped.count("indicator: no supported comparison"), 3u);     // file hash, co.jp, not-an-ip.example
+  EXPECT_EQ(find(r, "192.0.2.9:23")->kind, Kind::kAddrPort);  // network-traffic dst_ref.value AND dst_port
   EXPECT_EQ(r.skipped.count("indicator: pattern_type is not stix"), 1u);
   EXPECT_EQ(r.skipped.count("public suffix"), 1u);
   EXPECT_EQ(r.skipped.count("pattern: qualifiers not supported"), 1u);
@@ -240,4 +240,18 @@ TEST(StixFeed, BrokenInputIsCountedNotFatal) {
   r = parse_stix(R"([{"type":"indicator","pattern":"[domain-name:value = 'unterminated]"}, 7])", cfg, 0);
   EXPECT_EQ(r.skipped.count("pattern: unterminated string"), 1u);
   EXPECT_EQ(r.skipped.count("object is not a JSON object"), 1u);
+  r = parse_stix(
+      R"({"type":"indicator","pattern":"[domain-name:value = 'a.example' AND domain-name:value = 'b.example']"})", cfg,
+      0);
+  EXPECT_EQ(r.skipped.count("pattern: AND of comparisons not supported"), 1u);
+  r = parse_stix(
+      R"({"type":"indicator","pattern":"[(domain-name:value = 'a.example' OR ipv4-addr:value = '192.0.2.1') AND network-traffic:dst_port = 80]"})",
+      cfg, 0);
+  EXPECT_EQ(r.skipped.count("pattern: AND with a parenthesised group not supported"), 1u);
+  EXPECT_TRUE(r.indicators.empty());
+  r = parse_stix(
+      R"({"type":"indicator","pattern":"[network-traffic:dst_ref.type = 'ipv6-addr' AND network-traffic:dst_ref.value = '2001:db8::1' AND network-traffic:dst_port = 443 AND network-traffic:protocols[*] = 'TCP']"})",
+      cfg, 0);
+  ASSERT_EQ(r.indicators.size(), 1u);
+  EXPECT_EQ(r.indicators[0].value, "[2001:db8::1]:443/tcp");
 }

@@ -7,9 +7,8 @@ namespace omamori::intel {
 
 namespace {
 constexpr const char* kKindNames[kKindCount] = {"ipv4", "ipv6", "cidr", "domain", "url", "addr_port"};
-constexpr const char* kCategoryNames[kCategoryCount] = {"unknown",   "c2",      "malware_download",
-                                                        "phishing",  "sinkhole", "scanner",
-                                                        "spam",      "malware", "suspicious"};
+constexpr const char* kCategoryNames[kCategoryCount] = {"unknown", "c2",   "malware_download", "phishing",  "sinkhole",
+                                                        "scanner", "spam", "malware",          "suspicious"};
 
 std::string lower_copy(std::string_view s) {
   std::string r(s);
@@ -70,8 +69,10 @@ void apply_feed_defaults(Indicator& ind, const FeedConfig& cfg, TimeMs now) {
   if (ind.first_seen == 0) ind.first_seen = now;
   if (ind.last_seen == 0) ind.last_seen = now;
   if (ind.expiry == 0 && cfg.ttl > 0) ind.expiry = now + cfg.ttl;
-  if (ind.kind != Kind::kDomain) ind.subdomains = false;
-  else if (!cfg.subdomains) ind.subdomains = false;
+  if (ind.kind != Kind::kDomain)
+    ind.subdomains = false;
+  else if (!cfg.subdomains)
+    ind.subdomains = false;
 }
 
 }  // namespace omamori::intel

@@ -19,12 +19,12 @@
 namespace omamori::intel {
 
 enum class Kind : uint8_t {
-  kIpv4 = 0,   // "192.0.2.1"
-  kIpv6,       // "2001:db8::1"
-  kCidr,       // "192.0.2.0/24", "2001:db8::/32" (never a host prefix: those are addresses)
-  kDomain,     // "evil.example" (lower case, no trailing dot, ASCII / A-labels)
-  kUrl,        // "host[:port]/path[?query]" without scheme, or a host-less "/path"
-  kAddrPort,   // "192.0.2.1:23", "[2001:db8::1]:443", optionally "/tcp" or "/udp"
+  kIpv4 = 0,  // "192.0.2.1"
+  kIpv6,      // "2001:db8::1"
+  kCidr,      // "192.0.2.0/24", "2001:db8::/32" (never a host prefix: those are addresses)
+  kDomain,    // "evil.example" (lower case, no trailing dot, ASCII / A-labels)
+  kUrl,       // "host[:port]/path[?query]" without scheme, or a host-less "/path"
+  kAddrPort,  // "192.0.2.1:23", "[2001:db8::1]:443", optionally "/tcp" or "/udp"
 };
 inline constexpr int kKindCount = 6;
 
@@ -55,7 +55,7 @@ struct Indicator {
   std::string family;
   std::vector<std::string> tags;
   std::string feed;
-  std::string reference;   // where the feed says it comes from (URL), optional
+  std::string reference;    // where the feed says it comes from (URL), optional
   uint8_t confidence = 50;  // 0-100
   TimeMs first_seen = 0;
   TimeMs last_seen = 0;

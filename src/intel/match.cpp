@@ -12,13 +12,15 @@ namespace omamori::intel {
 
 namespace {
 
-constexpr uint32_t kExactOnly = 0x80000000u;  // domain slot payload: no parent match
+constexpr uint32_t kExactOnly = 0x80000000u;    // domain slot payload: no parent match
 constexpr uint32_t kUrlHostFlag = 0x40000000u;  // domain slot payload: the host of a URL indicator
 constexpr uint32_t kSlotIdMask = 0x3fffffffu;
-constexpr uint32_t kIsCidr = 0x80000000u;     // LPM value: a prefix, not a host
+constexpr uint32_t kIsCidr = 0x80000000u;  // LPM value: a prefix, not a host
 constexpr uint32_t kIdMask = 0x7fffffffu;
 
-inline uint64_t hash_str(const char* p, size_t n) { return XXH3_64bits(p, n); }
+inline uint64_t hash_str(const char* p, size_t n) {
+  return XXH3_64bits(p, n);
+}
 
 inline uint64_t v4_port_key(uint32_t a, uint16_t port, uint8_t proto) {
   return (uint64_t(a) << 24) | (uint64_t(port) << 8) | proto;
@@ -33,9 +35,13 @@ std::string_view url_host(std::string_view v) {
   return h.substr(0, h.find(':'));
 }
 
-unsigned label_bit(size_t labels) { return labels >= 63 ? 63 : static_cast<unsigned>(labels); }
+unsigned label_bit(size_t labels) {
+  return labels >= 63 ? 63 : static_cast<unsigned>(labels);
+}
 
-size_t count_labels(std::string_view d) { return static_cast<size_t>(std::count(d.begin(), d.end(), '.')) + 1; }
+size_t count_labels(std::string_view d) {
+  return static_cast<size_t>(std::count(d.begin(), d.end(), '.')) + 1;
+}
 
 bool parse_addr_port(std::string_view v, IpAddr& a, uint16_t& port, uint8_t& proto) {
   proto = 0;
@@ -57,14 +63,22 @@ bool parse_addr_port(std::string_view v, IpAddr& a, uint16_t& port, uint8_t& pro
 
 const char* match_type_name(MatchType t) {
   switch (t) {
-    case MatchType::kNone: return "none";
-    case MatchType::kExact: return "exact";
-    case MatchType::kParent: return "parent";
-    case MatchType::kCidr: return "cidr";
-    case MatchType::kAddrPort: return "addr_port";
-    case MatchType::kUrl: return "url";
-    case MatchType::kUrlPath: return "url_path";
-    case MatchType::kUrlHost: return "url_host";
+    case MatchType::kNone:
+      return "none";
+    case MatchType::kExact:
+      return "exact";
+    case MatchType::kParent:
+      return "parent";
+    case MatchType::kCidr:
+      return "cidr";
+    case MatchType::kAddrPort:
+      return "addr_port";
+    case MatchType::kUrl:
+      return "url";
+    case MatchType::kUrlPath:
+      return "url_path";
+    case MatchType::kUrlHost:
+      return "url_host";
   }
   return "none";
 }
@@ -161,7 +175,9 @@ SnapshotBuilder::SnapshotBuilder(SnapshotOptions opt) : impl_(std::make_unique<I
 }
 SnapshotBuilder::~SnapshotBuilder() = default;
 
-size_t SnapshotBuilder::pending() const { return impl_->pend.size(); }
+size_t SnapshotBuilder::pending() const {
+  return impl_->pend.size();
+}
 
 void SnapshotBuilder::add(const Indicator& ind) {
   Impl& m = *impl_;
@@ -238,10 +254,14 @@ bool SnapshotBuilder::add_allow(std::string_view value, std::string_view source)
     return false;
   }
   switch (c.kind) {
-    case Kind::kDomain: m.allow_domains.push_back(c.value); break;
+    case Kind::kDomain:
+      m.allow_domains.push_back(c.value);
+      break;
     case Kind::kIpv4:
     case Kind::kIpv6:
-    case Kind::kCidr: m.allow_prefixes.push_back(*Prefix::parse(c.value)); break;
+    case Kind::kCidr:
+      m.allow_prefixes.push_back(*Prefix::parse(c.value));
+      break;
     default:
       rejected_.add("allowlist entry must be a domain, address or prefix");
       ++m.feeds[f].rejected;
@@ -291,10 +311,14 @@ std::shared_ptr<const IntelSnapshot> SnapshotBuilder::build() {
     bool allowed = false;
     if (s.allow_count_ > 0) {
       switch (p.kind) {
-        case Kind::kDomain: allowed = s.allowed_domain(v); break;
+        case Kind::kDomain:
+          allowed = s.allowed_domain(v);
+          break;
         case Kind::kIpv4:
         case Kind::kIpv6:
-        case Kind::kCidr: allowed = allowed_prefix(*Prefix::parse(v)); break;
+        case Kind::kCidr:
+          allowed = allowed_prefix(*Prefix::parse(v));
+          break;
         case Kind::kAddrPort: {
           IpAddr a;
           uint16_t port;
@@ -324,7 +348,7 @@ std::shared_ptr<const IntelSnapshot> SnapshotBuilder::build() {
   absl::flat_hash_map<std::string_view, uint32_t> first_of[kKindCount];
   std::vector<uint32_t> leaders;  // id of each group's first member
   std::vector<uint32_t> group_of(keep.size());
-  std::vector<std::vector<uint32_t>> members;  // only filled for groups of 2+
+  std::vector<std::vector<uint32_t>> members;     // only filled for groups of 2+
   absl::flat_hash_map<uint32_t, uint32_t> multi;  // leader group -> index in members
   size_t arena_need = 0;
   for (uint32_t id = 0; id < keep.size(); ++id) {
@@ -458,12 +482,15 @@ std::shared_ptr<const IntelSnapshot> SnapshotBuilder::build() {
         uint16_t port;
         uint8_t proto;
         if (!parse_addr_port(v, a, port, proto)) break;
-        if (a.is_v4()) s.addr_ports_v4_.emplace(v4_port_key(a.v4_host_order(), port, proto), id);
-        else s.addr_ports_v6_.emplace(IntelSnapshot::AddrPortKey{a, port, proto}, id);
+        if (a.is_v4())
+          s.addr_ports_v4_.emplace(v4_port_key(a.v4_host_order(), port, proto), id);
+        else
+          s.addr_ports_v6_.emplace(IntelSnapshot::AddrPortKey{a, port, proto}, id);
         ++ap_groups[feed];
         break;
       }
-      case Kind::kDomain: break;
+      case Kind::kDomain:
+        break;
     }
   }
   s.addrs_ = lb.build();
@@ -651,7 +678,8 @@ void IntelSnapshot::match_domains(std::span<const std::string_view> names, std::
     }
     // 4. Prefetch the candidates' values.
     for (size_t k = 0; k < n; ++k)
-      if (q[k].hit != kNoId && !q[k].scalar) __builtin_prefetch(arena_.data() + recs_[q[k].hit & kSlotIdMask].value_off);
+      if (q[k].hit != kNoId && !q[k].scalar)
+        __builtin_prefetch(arena_.data() + recs_[q[k].hit & kSlotIdMask].value_off);
     // 5. Verify against the arena; a fingerprint that does not verify (rare) goes the scalar way.
     for (size_t k = 0; k < n; ++k) {
       Name& x = q[k];
@@ -681,7 +709,9 @@ bool IntelSnapshot::allowed_domain(std::string_view name) const {
   return n && static_cast<bool>(find_domain(buf, n, true));
 }
 
-bool IntelSnapshot::allowed_addr(const IpAddr& a) const { return allow_count_ && allow_addrs_.lookup(a); }
+bool IntelSnapshot::allowed_addr(const IpAddr& a) const {
+  return allow_count_ && allow_addrs_.lookup(a);
+}
 
 Match IntelSnapshot::match_addr(const IpAddr& a) const {
   const uint32_t* v = addrs_.lookup(a);
@@ -757,12 +787,24 @@ Match IntelSnapshot::match_url(std::string_view url) const {
 // ---------------------------------------------------------------------------
 // Accessors
 
-Kind IntelSnapshot::kind(uint32_t id) const { return profiles_[recs_[id].profile].kind; }
-Category IntelSnapshot::category(uint32_t id) const { return profiles_[recs_[id].profile].category; }
-uint8_t IntelSnapshot::confidence(uint32_t id) const { return profiles_[recs_[id].profile].confidence; }
-std::string_view IntelSnapshot::value(uint32_t id) const { return arena_str(recs_[id].value_off); }
-std::string_view IntelSnapshot::feed(uint32_t id) const { return feeds_[profiles_[recs_[id].profile].feed].name; }
-std::string_view IntelSnapshot::family(uint32_t id) const { return strings_[profiles_[recs_[id].profile].family]; }
+Kind IntelSnapshot::kind(uint32_t id) const {
+  return profiles_[recs_[id].profile].kind;
+}
+Category IntelSnapshot::category(uint32_t id) const {
+  return profiles_[recs_[id].profile].category;
+}
+uint8_t IntelSnapshot::confidence(uint32_t id) const {
+  return profiles_[recs_[id].profile].confidence;
+}
+std::string_view IntelSnapshot::value(uint32_t id) const {
+  return arena_str(recs_[id].value_off);
+}
+std::string_view IntelSnapshot::feed(uint32_t id) const {
+  return feeds_[profiles_[recs_[id].profile].feed].name;
+}
+std::string_view IntelSnapshot::family(uint32_t id) const {
+  return strings_[profiles_[recs_[id].profile].family];
+}
 
 std::span<const uint32_t> IntelSnapshot::same_value(uint32_t id) const {
   auto it = same_value_.find(id);

@@ -190,7 +190,9 @@ class IntelSnapshot {
     uint64_t mask = 0;
     void init(size_t n);
     void add(uint64_t h);
-    static uint64_t word_bits(uint64_t h) { return (uint64_t(1) << ((h >> 8) & 63)) | (uint64_t(1) << ((h >> 14) & 63)); }
+    static uint64_t word_bits(uint64_t h) {
+      return (uint64_t(1) << ((h >> 8) & 63)) | (uint64_t(1) << ((h >> 14) & 63));
+    }
     bool may_contain(uint64_t h) const {
       if (bits.empty()) return false;
       uint64_t b = word_bits(h);
@@ -219,8 +221,8 @@ class IntelSnapshot {
   std::vector<Rec> recs_;
   std::string arena_;
   std::vector<Profile> profiles_;
-  std::vector<std::string> strings_;                 // families, references, feed names
-  std::vector<std::vector<uint32_t>> tagsets_;       // string ids
+  std::vector<std::string> strings_;            // families, references, feed names
+  std::vector<std::vector<uint32_t>> tagsets_;  // string ids
   HashIndex domains_;
   Filter domain_filter_;
   uint64_t domain_labels_ = 0;  // bit n: some domain indicator has n labels (63: 63 or more)

@@ -1,9 +1,10 @@
 #include "intel/normalize.hpp"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <strings.h>
 
 #include "core/ip.hpp"
 #include "core/psl.hpp"
@@ -13,8 +14,12 @@ namespace omamori::intel {
 namespace {
 
 
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+inline bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 inline bool is_ldh(char c) {
   return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-' || c == '_';
 }
@@ -89,7 +94,8 @@ bool is_public_suffix(std::string_view domain) { return omamori::is_public_suffi
 
 std::string registrable_domain(std::string_view domain) { return std::string(registered_domain(domain)); }
 
-std::string psl_source() { return omamori::psl_source(); }
+#include <strings.h>
+
 
 size_t lower_name_to(std::string_view in, char* out) {
   if (!in.empty() && in.back() == '.') in.remove_suffix(1);
@@ -209,8 +215,8 @@ const char* classify_indicator(std::string_view text, Classified& out) {
   // address:port with an optional protocol: "192.0.2.1:23/tcp".
   std::string_view proto;
   std::string_view body = text;
-  if (body.size() > 4 && (body.ends_with("/tcp") || body.ends_with("/udp") || body.ends_with("/TCP") ||
-                          body.ends_with("/UDP"))) {
+  if (body.size() > 4 &&
+      (body.ends_with("/tcp") || body.ends_with("/udp") || body.ends_with("/TCP") || body.ends_with("/UDP"))) {
     proto = body.substr(body.size() - 3);
     body.remove_suffix(4);
   }
@@ -250,9 +256,9 @@ const char* classify_indicator(std::string_view text, Classified& out) {
         host = body.substr(0, close + 1);
         port_text = body.substr(close + 2);
       }
-    } else if (size_t colon = body.find(':');
-               colon != std::string_view::npos && body.find(':', colon + 1) == std::string_view::npos &&
-               body.find('/') == std::string_view::npos) {
+    } else if (size_t colon = body.find(':'); colon != std::string_view::npos &&
+                                              body.find(':', colon + 1) == std::string_view::npos &&
+                                              body.find('/') == std::string_view::npos) {
       host = body.substr(0, colon);
       port_text = body.substr(colon + 1);
     }

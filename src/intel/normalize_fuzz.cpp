@@ -41,12 +41,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s->size() != 1) std::abort();
     Match m;
     switch (c.kind) {
-      case Kind::kDomain: m = s->match_domain(c.value); break;
+      case Kind::kDomain:
+        m = s->match_domain(c.value);
+        break;
       case Kind::kIpv4:
-      case Kind::kIpv6: m = s->match_addr(*omamori::IpAddr::parse(c.value)); break;
-      case Kind::kCidr: m = s->match_addr(omamori::Prefix::parse(c.value)->addr()); break;
-      case Kind::kUrl: m = c.value.front() == '/' ? s->match_url("http://h.example" + c.value) : s->match_url(c.value); break;
-      case Kind::kAddrPort: m = Match{0, MatchType::kAddrPort}; break;
+      case Kind::kIpv6:
+        m = s->match_addr(*omamori::IpAddr::parse(c.value));
+        break;
+      case Kind::kCidr:
+        m = s->match_addr(omamori::Prefix::parse(c.value)->addr());
+        break;
+      case Kind::kUrl:
+        m = c.value.front() == '/' ? s->match_url("http://h.example" + c.value) : s->match_url(c.value);
+        break;
+      case Kind::kAddrPort:
+        m = Match{0, MatchType::kAddrPort};
+        break;
     }
     if (!m) std::abort();
   } else {

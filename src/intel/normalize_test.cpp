@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "intel/normalize.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace omamori::intel;
 
@@ -56,7 +56,9 @@ TEST(Normalize, Domains) {
   EXPECT_EQ(Reject("localhost"), "single-label domain");
   EXPECT_EQ(Reject("bad..example"), "empty label in domain");
   EXPECT_EQ(Reject("bad_char!.example"), "invalid character in domain");
-  EXPECT_EQ(Reject("b\xc3\xbc" "cher.example"), "non-ascii domain (not punycode)");
+  EXPECT_EQ(Reject("b\xc3\xbc"
+                   "cher.example"),
+            "non-ascii domain (not punycode)");
   EXPECT_EQ(Reject("1.2.3"), "numeric top-level label");
   EXPECT_EQ(Reject(std::string(64, 'a').append(".example").c_str()), "domain label too long");
 }
@@ -67,7 +69,7 @@ TEST(Normalize, PublicSuffixesAreRejected) {
   EXPECT_EQ(Reject("CO.UK."), "public suffix");
   EXPECT_EQ(Reject("*.co.uk"), "public suffix");
   EXPECT_EQ(Reject("blogspot.com"), "public suffix");  // private section of the list
-  EXPECT_EQ(Reject("github.io"), "public suffix");   // private section of the list
+  EXPECT_EQ(Reject("github.io"), "public suffix");     // private section of the list
   EXPECT_TRUE(is_public_suffix("co.jp"));
   EXPECT_FALSE(is_public_suffix("example.co.jp"));
   EXPECT_EQ(registrable_domain("a.b.example.co.jp"), "example.co.jp");

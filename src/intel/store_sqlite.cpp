@@ -2,9 +2,8 @@
 
 #include <sqlite3.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace omamori::intel {
 
@@ -105,7 +104,9 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
-std::string tags_json(const std::vector<std::string>& tags) { return nlohmann::json(tags).dump(); }
+std::string tags_json(const std::vector<std::string>& tags) {
+  return nlohmann::json(tags).dump();
+}
 
 std::vector<std::string> tags_from(const std::string& s) {
   std::vector<std::string> r;
@@ -136,7 +137,9 @@ IntelDb::IntelDb(const std::string& path) {
   migrate();
 }
 
-IntelDb::~IntelDb() { sqlite3_close(db_); }
+IntelDb::~IntelDb() {
+  sqlite3_close(db_);
+}
 
 void IntelDb::exec(const char* sql) {
   char* err = nullptr;
@@ -180,8 +183,8 @@ std::string IntelDb::journal_mode() {
   return s.step() ? s.text(0) : "";
 }
 
-ImportStats IntelDb::replace_feed(const FeedConfig& cfg, const std::string& source,
-                                  const std::vector<Indicator>& inds, const ReasonCounters& skipped, TimeMs now) {
+ImportStats IntelDb::replace_feed(const FeedConfig& cfg, const std::string& source, const std::vector<Indicator>& inds,
+                                  const ReasonCounters& skipped, TimeMs now) {
   ImportStats st;
   st.read = inds.size();
   exec("BEGIN IMMEDIATE");

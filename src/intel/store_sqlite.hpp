@@ -52,12 +52,12 @@ struct ImportStats {
 };
 
 struct IndicatorQuery {
-  std::string feed;           // "" = all
+  std::string feed;  // "" = all
   std::optional<Kind> kind;
-  std::string value;          // "" = all; exact value otherwise
+  std::string value;  // "" = all; exact value otherwise
   bool include_expired = true;
   TimeMs now = 0;
-  size_t limit = 0;           // 0 = no limit
+  size_t limit = 0;  // 0 = no limit
 };
 
 class IntelDb {

@@ -177,12 +177,16 @@ bool parse_csv(std::string_view text, const FeedConfig& cfg, TimeMs now, ParseRe
     ind.confidence = cfg.confidence;
     if (auto k = get(kKindF); !k.empty()) {
       auto pk = parse_kind(k);
-      if (!pk) r.ignored.add("unknown kind name: detected kind kept");
-      else if (*pk != ind.kind) r.ignored.add("kind column disagrees with the value: detected kind kept");
+      if (!pk)
+        r.ignored.add("unknown kind name: detected kind kept");
+      else if (*pk != ind.kind)
+        r.ignored.add("kind column disagrees with the value: detected kind kept");
     }
     if (auto v = get(kCategoryF); !v.empty()) {
-      if (auto cat = parse_category(v)) ind.category = *cat;
-      else r.ignored.add("unknown category name: feed default used");
+      if (auto cat = parse_category(v))
+        ind.category = *cat;
+      else
+        r.ignored.add("unknown category name: feed default used");
     }
     ind.family = std::string(get(kFamily));
     for (auto& ch : ind.family) ch = static_cast<char>((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
@@ -197,13 +201,17 @@ bool parse_csv(std::string_view text, const FeedConfig& cfg, TimeMs now, ParseRe
     }
     if (auto v = get(kConfidence); !v.empty()) {
       int n;
-      if (parse_int(v, n) && n >= 0 && n <= 100) ind.confidence = static_cast<uint8_t>(n);
-      else r.ignored.add("invalid confidence: feed default used");
+      if (parse_int(v, n) && n >= 0 && n <= 100)
+        ind.confidence = static_cast<uint8_t>(n);
+      else
+        r.ignored.add("invalid confidence: feed default used");
     }
     auto time_field = [&](int f, TimeMs& t) {
       if (auto v = get(f); !v.empty()) {
-        if (auto p = parse_time(v)) t = *p;
-        else r.ignored.add("invalid time field ignored");
+        if (auto p = parse_time(v))
+          t = *p;
+        else
+          r.ignored.add("invalid time field ignored");
       }
     };
     time_field(kFirst, ind.first_seen);

@@ -32,8 +32,8 @@ std::string maltrail_family(std::string_view file_name);
 ParseResult parse_stix(std::string_view text, const FeedConfig& cfg, TimeMs now);
 
 // Dispatches on cfg.format. Returns false with error on unknown format or bad CSV mapping.
-bool parse_feed(std::string_view text, const FeedConfig& cfg, std::string_view file_name, TimeMs now,
-                ParseResult& out, std::string& error);
+bool parse_feed(std::string_view text, const FeedConfig& cfg, std::string_view file_name, TimeMs now, ParseResult& out,
+                std::string& error);
 
 bool read_text_file(const std::string& path, std::string& out, std::string& error);
 

@@ -84,8 +84,8 @@ std::string maltrail_family(std::string_view file_name) {
   size_t slash = file_name.find_last_of('/');
   if (slash != std::string_view::npos) file_name.remove_prefix(slash + 1);
   if (size_t dot = file_name.rfind('.'); dot != std::string_view::npos) file_name = file_name.substr(0, dot);
-  static constexpr std::string_view kPrefixes[] = {"sinkhole_", "elf_", "win_", "android_", "osx_", "ios_",
-                                                   "linux_",    "macos_"};
+  static constexpr std::string_view kPrefixes[] = {"sinkhole_", "elf_", "win_",   "android_",
+                                                   "osx_",      "ios_", "linux_", "macos_"};
   for (auto p : kPrefixes)
     if (file_name.starts_with(p) && file_name.size() > p.size()) {
       file_name.remove_prefix(p.size());
@@ -98,9 +98,8 @@ std::string maltrail_family(std::string_view file_name) {
 
 ParseResult parse_maltrail(std::string_view text, const FeedConfig& cfg, std::string_view file_name, TimeMs now) {
   ParseResult r;
-  std::string base(file_name.substr(file_name.find_last_of('/') == std::string_view::npos
-                                        ? 0
-                                        : file_name.find_last_of('/') + 1));
+  std::string base(
+      file_name.substr(file_name.find_last_of('/') == std::string_view::npos ? 0 : file_name.find_last_of('/') + 1));
   bool sinkhole = base.starts_with("sinkhole_");
   std::string family = maltrail_family(file_name);
   std::string reference;
@@ -179,8 +178,8 @@ bool read_text_file(const std::string& path, std::string& out, std::string& erro
   return true;
 }
 
-bool parse_feed(std::string_view text, const FeedConfig& cfg, std::string_view file_name, TimeMs now,
-                ParseResult& out, std::string& error) {
+bool parse_feed(std::string_view text, const FeedConfig& cfg, std::string_view file_name, TimeMs now, ParseResult& out,
+                std::string& error) {
   if (cfg.format == "plain") {
     out = parse_plain(text, cfg, now);
     return true;

@@ -1,5 +1,6 @@
 // STIX 2.1 bundles: indicator objects whose pattern compares ipv4-addr, ipv6-addr,
 // domain-name or url values (one comparison, or several joined by OR).
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "intel/feeds/feeds.hpp"
@@ -16,15 +17,18 @@ struct Comparison {
   std::string op;    // "=", "ISSUBSET", ...
   std::string value;
   bool value_is_string = false;
+  int group = 0;  // comparisons of one group are joined by AND
 };
 
 // A small tokenizer and parser for the subset of STIX patterning we take:
 //   pattern     := observation (OR observation)*
 //   observation := '[' expr ']'
-//   expr        := term (OR term)*
+//   expr        := and_group (OR and_group)*
+//   and_group   := term (AND term)*      (a parenthesised term must stand alone)
 //   term        := comparison | '(' expr ')'
-// Anything else (AND, FOLLOWEDBY, NOT, qualifiers such as WITHIN / REPEATS / START)
-// makes the whole pattern unsupported, with a reason.
+// AND groups are only taken for network-traffic destination address and port
+// (address:port indicators). Anything else (FOLLOWEDBY, NOT, qualifiers such as
+// WITHIN / REPEATS / START, AND between observations) makes the pattern unsupported.
 class PatternParser {
  public:
   explicit PatternParser(std::string_view s) : s_(s) {}
@@ -81,25 +85,37 @@ class PatternParser {
   }
   const char* expr(std::vector<Comparison>& out) {
     if (++depth_ > 32) return "pattern: nested too deeply";
-    if (const char* e = term(out)) return e;
+    int group = next_group_++;
+    bool paren = false;
+    if (const char* e = term(out, group, paren)) return e;
+    bool last_paren = paren;
     for (;;) {
       skip_ws();
       if (pos_ >= s_.size() || s_[pos_] == ']' || s_[pos_] == ')') break;
       size_t save = pos_;
       std::string kw = keyword();
       if (kw == "OR") {
-        if (const char* e = term(out)) return e;
+        group = next_group_++;
+        if (const char* e = term(out, group, paren)) return e;
+        last_paren = paren;
         continue;
       }
-      if (kw == "AND") return "pattern: AND of comparisons not supported";
+      if (kw == "AND") {
+        if (last_paren) return "pattern: AND with a parenthesised group not supported";
+        if (const char* e = term(out, group, paren)) return e;
+        if (paren) return "pattern: AND with a parenthesised group not supported";
+        continue;
+      }
       pos_ = save;
       return "pattern: syntax error";
     }
     --depth_;
     return nullptr;
   }
-  const char* term(std::vector<Comparison>& out) {
+  const char* term(std::vector<Comparison>& out, int group, bool& paren) {
+    paren = false;
     if (eat('(')) {
+      paren = true;
       if (const char* e = expr(out)) return e;
       if (!eat(')')) return "pattern: syntax error";
       return nullptr;
@@ -108,9 +124,13 @@ class PatternParser {
     skip_ws();
     size_t b = pos_;
     // Object path: type ':' property path (letters, digits, '-', '_', '.', quotes and [*] for lists).
+    int brackets = 0;  // list indexes such as protocols[*] or values[0]
     while (pos_ < s_.size() && s_[pos_] != ' ' && s_[pos_] != '=' && s_[pos_] != '!' && s_[pos_] != '<' &&
-           s_[pos_] != '>' && s_[pos_] != ']' && s_[pos_] != '\t')
+           s_[pos_] != '>' && (s_[pos_] != ']' || brackets > 0) && s_[pos_] != '\t') {
+      if (s_[pos_] == '[') ++brackets;
+      if (s_[pos_] == ']') --brackets;
       ++pos_;
+    }
     c.path.assign(s_.substr(b, pos_ - b));
     if (c.path.empty() || c.path.find(':') == std::string::npos) return "pattern: syntax error";
     skip_ws();
@@ -168,6 +188,7 @@ class PatternParser {
       c.value.assign(s_.substr(vb, pos_ - vb));
       if (c.value.empty()) return "pattern: syntax error";
     }
+    c.group = group;
     out.push_back(std::move(c));
     return nullptr;
   }
@@ -175,6 +196,7 @@ class PatternParser {
   std::string_view s_;
   size_t pos_ = 0;
   int depth_ = 0;
+  int next_group_ = 0;
 };
 
 std::string str_or(const json& o, const char* key) {
@@ -223,8 +245,10 @@ void take_indicator_object(const json& o, const FeedConfig& cfg, TimeMs now,
   base.confidence = cfg.confidence;
   if (auto it = o.find("confidence"); it != o.end() && it->is_number_integer()) {
     auto v = it->get<int64_t>();
-    if (v >= 0 && v <= 100) base.confidence = static_cast<uint8_t>(v);
-    else r.ignored.add("indicator: confidence out of range, feed default used");
+    if (v >= 0 && v <= 100)
+      base.confidence = static_cast<uint8_t>(v);
+    else
+      r.ignored.add("indicator: confidence out of range, feed default used");
   }
   auto types = str_list(o, "indicator_types");
   auto labels = str_list(o, "labels");
@@ -232,20 +256,26 @@ void take_indicator_object(const json& o, const FeedConfig& cfg, TimeMs now,
   names.insert(names.end(), types.begin(), types.end());
   if (auto c = category_from(names)) base.category = *c;
   for (const auto& l : labels) {
-    if (l.starts_with("family:")) base.family = l.substr(7);
-    else if (!parse_category(l)) base.tags.push_back(l);
+    if (l.starts_with("family:"))
+      base.family = l.substr(7);
+    else if (!parse_category(l))
+      base.tags.push_back(l);
   }
   if (auto id = str_or(o, "id"); !id.empty()) {
     if (auto f = families.find(id); f != families.end() && base.family.empty()) base.family = f->second;
   }
   for (auto& ch : base.family) ch = static_cast<char>((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
   if (auto v = str_or(o, "valid_from"); !v.empty()) {
-    if (auto t = parse_time(v)) base.first_seen = *t;
-    else r.ignored.add("indicator: invalid valid_from");
+    if (auto t = parse_time(v))
+      base.first_seen = *t;
+    else
+      r.ignored.add("indicator: invalid valid_from");
   }
   if (auto v = str_or(o, "valid_until"); !v.empty()) {
-    if (auto t = parse_time(v)) base.expiry = *t;
-    else r.ignored.add("indicator: invalid valid_until");
+    if (auto t = parse_time(v))
+      base.expiry = *t;
+    else
+      r.ignored.add("indicator: invalid valid_until");
   }
   if (auto it = o.find("external_references"); it != o.end() && it->is_array()) {
     for (const auto& ref : *it)
@@ -257,7 +287,56 @@ void take_indicator_object(const json& o, const FeedConfig& cfg, TimeMs now,
       }
   }
   size_t taken = 0;
-  for (const auto& c : comps) {
+  // AND groups: network-traffic destination address and port -> address:port.
+  std::map<int, std::vector<const Comparison*>> groups;
+  for (const auto& c : comps) groups[c.group].push_back(&c);
+  std::vector<Comparison> singles;
+  for (const auto& [g, members] : groups) {
+    if (members.size() == 1) {
+      singles.push_back(*members[0]);
+      continue;
+    }
+    std::string addr, port, proto, type;
+    bool ok = true;
+    for (const Comparison* c : members) {
+      if (c->op != "=")
+        ok = false;
+      else if (c->path == "network-traffic:dst_ref.value" && c->value_is_string)
+        addr = c->value;
+      else if (c->path == "network-traffic:dst_ref.type" && c->value_is_string)
+        type = c->value;
+      else if (c->path == "network-traffic:dst_port" && !c->value_is_string)
+        port = c->value;
+      else if (c->path == "network-traffic:protocols[*]" && c->value_is_string)
+        proto = c->value;
+      else
+        ok = false;
+    }
+    for (auto& ch : proto) ch = static_cast<char>((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+    if (!ok || addr.empty() || port.empty() || (!proto.empty() && proto != "tcp" && proto != "udp") ||
+        (!type.empty() && type != "ipv4-addr" && type != "ipv6-addr")) {
+      r.skipped.add("pattern: AND of comparisons not supported");
+      continue;
+    }
+    std::string text = addr.find(':') != std::string::npos ? "[" + addr + "]:" + port : addr + ":" + port;
+    if (!proto.empty()) text += "/" + proto;
+    Classified cl;
+    if (const char* why = classify_indicator(text, cl)) {
+      r.skipped.add(why);
+      continue;
+    }
+    if (cl.kind != Kind::kAddrPort) {
+      r.skipped.add("comparison: value does not fit its object type");
+      continue;
+    }
+    Indicator ind = base;
+    ind.kind = cl.kind;
+    ind.value = std::move(cl.value);
+    apply_feed_defaults(ind, cfg, now);
+    r.indicators.push_back(std::move(ind));
+    ++taken;
+  }
+  for (const auto& c : singles) {
     bool v4 = c.path == "ipv4-addr:value", v6 = c.path == "ipv6-addr:value";
     bool dom = c.path == "domain-name:value", url = c.path == "url:value";
     if (!v4 && !v6 && !dom && !url) {
@@ -278,11 +357,12 @@ void take_indicator_object(const json& o, const FeedConfig& cfg, TimeMs now,
       r.skipped.add(why);
       continue;
     }
-    bool kind_ok = (v4 && (cl.kind == Kind::kIpv4 || (cl.kind == Kind::kCidr && cl.value.find(':') == std::string::npos))) ||
-                   (v6 && (cl.kind == Kind::kIpv6 || (cl.kind == Kind::kCidr && cl.value.find(':') != std::string::npos))) ||
-                   (dom && cl.kind == Kind::kDomain) ||
-                   (url && (cl.kind == Kind::kUrl || cl.kind == Kind::kDomain || cl.kind == Kind::kIpv4 ||
-                            cl.kind == Kind::kIpv6 || cl.kind == Kind::kAddrPort));
+    bool kind_ok =
+        (v4 && (cl.kind == Kind::kIpv4 || (cl.kind == Kind::kCidr && cl.value.find(':') == std::string::npos))) ||
+        (v6 && (cl.kind == Kind::kIpv6 || (cl.kind == Kind::kCidr && cl.value.find(':') != std::string::npos))) ||
+        (dom && cl.kind == Kind::kDomain) ||
+        (url && (cl.kind == Kind::kUrl || cl.kind == Kind::kDomain || cl.kind == Kind::kIpv4 ||
+                 cl.kind == Kind::kIpv6 || cl.kind == Kind::kAddrPort));
     if (!kind_ok) {
       r.skipped.add("comparison: value does not fit its object type");
       continue;
