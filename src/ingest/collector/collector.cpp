@@ -368,14 +368,17 @@ bool Collector::open(std::string& err) {
     if (std::filesystem::exists(cfg_.templates, ec)) {
       // Every worker learns every saved template: after a restart the kernel
       // may hash an exporter to another socket.
+      bool ok = true;
       for (auto& w : workers_) {
         std::string e;
         if (!w->dec.netflow().load_templates(cfg_.templates, e)) {
-          spdlog::warn("collector: templates={} not loaded: {}", cfg_.templates, e);
+          spdlog::warn("collector: templates={} not loaded: {} (starting without saved templates)", cfg_.templates,
+                       e);
+          ok = false;
           break;
         }
       }
-      spdlog::info("collector: templates loaded from {}", cfg_.templates);
+      if (ok) spdlog::info("collector: templates loaded from {}", cfg_.templates);
     } else {
       spdlog::info("collector: no template file {} yet; starting without saved templates", cfg_.templates);
     }

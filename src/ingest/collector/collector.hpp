@@ -32,8 +32,8 @@
 
 namespace omamori {
 
-// A listen address: "0.0.0.0:2055", "127.0.0.1:2055", "[::]:4739",
-// "[::1]:9995", ":6343" or "6343" (all addresses, IPv4 and IPv6).
+// A listen address: "0.0.0.0:2055", "127.0.0.1:2055", "[::]:4739" (IPv6 only),
+// "[::1]:9995", ":6343" or "6343" (all addresses, IPv4 and IPv6: dual-stack).
 struct ListenAddress {
   IpAddr addr;        // unspecified for "all addresses"
   bool any = false;   // ":PORT" / "PORT": dual-stack wildcard

@@ -53,11 +53,13 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 class CollectingSink final : public FlowSink {
  public:
   void on_flow(const FlowRecord& r) override {
+    while (!open.load()) std::this_thread::sleep_for(1ms);
     if (delay_us) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
     records.push_back(r);
   }
   std::vector<FlowRecord> records;
   int delay_us = 0;
+  std::atomic<bool> open{true};  // false: the output thread stalls (a blocked consumer)
 };
 
 // A collector running in a background thread.
@@ -414,13 +416,14 @@ TEST(Collector, OutputQueueFullIsCountedNotSilent) {
   cfg.queue_records = 128;  // 2 batches
   cfg.queue_wait_us = 0;
   Running r(cfg);
-  r.sink.delay_us = 200;  // a slow consumer
+  r.sink.open = false;  // the consumer is stuck until everything was received
   ASSERT_TRUE(r.start());
   Sender s;
   const int kDatagrams = 200;
   std::vector<uint32_t> pk(30, 1);
   for (int i = 0; i < kDatagrams; ++i) s.send(r.port(), netflow_v5(static_cast<uint32_t>(i), pk));
   ASSERT_TRUE(wait_until([&] { return r.col.totals().datagrams == kDatagrams; }, 10s)) << r.col.format_stats(true);
+  r.sink.open = true;
   r.stop();
   auto t = r.col.totals();
   EXPECT_EQ(t.records, 30u * kDatagrams);
@@ -434,10 +437,10 @@ TEST(Collector, KernelDropsAreCountedExactly) {
   auto cfg = local_config();
   cfg.rcvbuf = 1;            // the kernel's minimum receive buffer: a few datagrams
   cfg.queue_records = 128;   // and a worker that waits on a full queue, so the socket overflows
-  cfg.queue_wait_us = 200000;
+  cfg.queue_wait_us = 50000;
   cfg.batch = 1;
   Running r(cfg);
-  r.sink.delay_us = 2000;
+  r.sink.open = false;  // the consumer is stuck: the worker fills its queue, then waits, then drops
   ASSERT_TRUE(r.start());
   Sender s;
   const int kDatagrams = 300;
@@ -451,6 +454,7 @@ TEST(Collector, KernelDropsAreCountedExactly) {
       },
       30s))
       << r.col.format_stats(true);
+  r.sink.open = true;
   r.stop();
   auto t = r.col.totals();
   EXPECT_GT(t.kernel_drops, 0u);
