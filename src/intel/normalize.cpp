@@ -94,7 +94,8 @@ bool is_public_suffix(std::string_view domain) { return omamori::is_public_suffi
 
 std::string registrable_domain(std::string_view domain) { return std::string(registered_domain(domain)); }
 
-#include <strings.h>
+std::string psl_source() { return omamori::psl_source(); }
+
 
 
 size_t lower_name_to(std::string_view in, char* out) {
