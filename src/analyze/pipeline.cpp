@@ -27,6 +27,10 @@ Pipeline::Pipeline(PipelineConfig cfg, std::shared_ptr<const intel::IntelSnapsho
       c2_(cfg_.c2),
       meter_(cfg_.meter, *this) {
   if (intel_) reputation_.emplace(with_subscribers(cfg_.reputation, cfg_.subscribers), intel_);
+  if (cfg_.detect_dga) {
+    std::string err;
+    if (const dga::Model* m = dga::Model::builtin(err)) nxdomain_ = std::make_unique<dga::NxDetector>(*m, cfg_.nxdomain);
+  }
   LpmTable<uint8_t>::Builder b;
   for (const auto& p : cfg_.subscribers) b.add(p, 1);
   subscribers_ = b.build();
@@ -44,8 +48,10 @@ void Pipeline::on_flow(const FlowRecord& r) {
 void Pipeline::on_dns(const DnsEvent& ev) {
   ++dns_events_;
   if (reputation_) reputation_->on_dns(ev);
-  if (!cfg_.discover_c2 || !ev.is_response()) return;
   if (!cfg_.subscribers.empty() && !subscribers_.lookup(ev.client)) return;
+  if (nxdomain_) nxdomain_->on_dns(dga::DnsObservation{ev.time, ev.client, ev.qname(), static_cast<uint8_t>(ev.rcode),
+                                                        ev.is_response()});
+  if (!cfg_.discover_c2 || !ev.is_response()) return;
   // Contacts by registered domain: hosts asking for many names of one
   // domain count once; NXDOMAIN names are kept whole (DGA names differ).
   std::string_view q = ev.qname();
@@ -74,6 +80,7 @@ void Pipeline::finish() {
   if (reputation_) reputation_->findings(fc);
   scan_.findings(fc);
   ddos_.findings(fc);
+  if (nxdomain_) nxdomain_->findings(fc);
   if (cfg_.discover_c2) {
     for (const auto& f : fc.findings)
       if (f.type != finding_type::kDdosTarget && !f.host.empty()) c2_.set_suspected(f.host);

@@ -14,6 +14,7 @@
 
 #include "detect/c2/discovery.hpp"
 #include "detect/ddos/ddos.hpp"
+#include "detect/dga/nxdomain.hpp"
 #include "detect/finding.hpp"
 #include "detect/reputation/reputation.hpp"
 #include "detect/scan/scan.hpp"
@@ -34,6 +35,8 @@ struct PipelineConfig {
   reputation::Config reputation;
   MeterConfig meter;
   bool discover_c2 = true;
+  dga::NxConfig nxdomain;
+  bool detect_dga = true;  // needs the embedded DGA model
 };
 
 class Pipeline final : public FlowSink, public DnsSink {
@@ -59,6 +62,7 @@ class Pipeline final : public FlowSink, public DnsSink {
   PipelineConfig cfg_;
   std::shared_ptr<const intel::IntelSnapshot> intel_;
   std::optional<reputation::Detector> reputation_;
+  std::unique_ptr<dga::NxDetector> nxdomain_;
   ddos::Detector ddos_;
   scan::Detector scan_;
   c2::Discovery c2_;
