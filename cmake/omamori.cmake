@@ -13,7 +13,7 @@ endif()
 
 if(OMAMORI_FUZZ)
   # Instrument everything for coverage; the fuzz targets add the libFuzzer driver.
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
 

@@ -95,7 +95,8 @@ std::optional<TimeMs> parse_time(std::string_view s) {
   if (s.find_first_not_of("0123456789.") == std::string_view::npos) {
     double v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc() && p == s.data() + s.size()) return static_cast<TimeMs>(v * 1000.0 + 0.5);
+    // Beyond year 9999 is no timestamp (and would overflow the conversion).
+    if (ec == std::errc() && p == s.data() + s.size() && v < 253402300800.0) return static_cast<TimeMs>(v * 1000.0 + 0.5);
     return std::nullopt;
   }
   unsigned y, mo, d, h = 0, mi = 0, se = 0;

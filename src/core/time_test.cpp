@@ -20,5 +20,6 @@ TEST(Time, ParsesCommonForms) {
   EXPECT_EQ(parse_time("2023-11-14"), 1699920000000);
   EXPECT_FALSE(parse_time("2023-13-14T00:00:00Z"));
   EXPECT_FALSE(parse_time("yesterday"));
+  EXPECT_FALSE(parse_time("99999999999999999999999"));  // would overflow
   EXPECT_FALSE(parse_time("2023-11-14T22:13:20Zjunk"));
 }
