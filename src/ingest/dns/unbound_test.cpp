@@ -20,6 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "detect/reputation/reputation.hpp"
+#include "intel/feeds/feeds.hpp"
 #include "ingest/dns/dnstap.hpp"
 #include "ingest/dns/dnstap_listener.hpp"
 #include "ingest/dns/reader.hpp"
@@ -118,6 +120,8 @@ std::string unbound_conf(const std::string& dir, uint16_t port, const std::strin
          "  local-data: \"example.test. 60 IN AAAA 2001:db8::10\"\n"
          "  local-data: \"www.example.test. 60 IN CNAME example.test.\"\n"
          "  local-data: \"c2.botnet.test. 60 IN A 198.51.100.66\"\n"
+         // A subdomain of a name in the real Maltrail Mirai trail (see the reputation check below).
+         "  local-data: \"cnc.cloudflarecock.club. 60 IN A 203.0.113.66\"\n"
          "  local-data: 'we\\032ird\\.label.example.test. 60 IN A 192.0.2.5'\n"
          "  dnstap:\n"
          "  dnstap-enable: yes\n" +
@@ -151,6 +155,8 @@ std::vector<Query> queries() {
       {"127.0.0.1", "www.example.test", "A", false, "www.example.test", dnstype::A, 0, {"example.test"}},
       {"127.0.0.1", "nx.example.test", "A", false, "nx.example.test", dnstype::A, 3, {}},
       {"127.0.0.1", "C2.Botnet.TEST", "A", true, "c2.botnet.test", dnstype::A, 0, {"198.51.100.66"}},
+      {"127.0.0.1", "cnc.cloudflarecock.club", "A", false, "cnc.cloudflarecock.club", dnstype::A, 0, {"203.0.113.66"}},
+      {"127.0.0.1", "xcloudflarecock.club", "A", false, "xcloudflarecock.club", dnstype::A, 3, {}},
       {"127.0.0.1",
        "we\\032ird\\.label.example.test",
        "A",
@@ -245,9 +251,11 @@ void check_unbound_log(const std::string& logfile, const std::vector<OwnedDnsEve
 struct LockedCollector final : DnsSink {
   std::mutex mu;
   std::vector<OwnedDnsEvent> events;
+  DnsSink* also = nullptr;  // e.g. a detector fed by the same live stream
   void on_dns(const DnsEvent& ev) override {
     std::lock_guard<std::mutex> g(mu);
     events.push_back(OwnedDnsEvent::from(ev));
+    if (also) also->on_dns(ev);
   }
   size_t size() {
     std::lock_guard<std::mutex> g(mu);
@@ -264,6 +272,18 @@ TEST(UnboundDnstap, UnixSocketToListener) {
   auto l = DnstapListener::unix_socket(sock, err);
   ASSERT_TRUE(l) << err;
   LockedCollector got;
+  // The reputation detector on the live dnstap stream, with the real Mirai trail.
+  intel::FeedConfig fc;
+  fc.name = "maltrail-mirai";
+  fc.format = "maltrail";
+  std::string trail;
+  ASSERT_TRUE(intel::read_text_file(std::string(OMAMORI_SHARED_DATA) + "/intel/maltrail/elf_mirai.txt", trail, err));
+  intel::ParseResult parsed;
+  ASSERT_TRUE(intel::parse_feed(trail, fc, "elf_mirai.txt", 0, parsed, err)) << err;
+  intel::SnapshotBuilder sb;
+  for (const auto& ind : parsed.indicators) sb.add(ind);
+  reputation::Detector detector({}, sb.build());
+  got.also = &detector;
   std::thread t([&] { l->run(got); });
   uint16_t port = free_port();
   {
@@ -296,6 +316,17 @@ TEST(UnboundDnstap, UnixSocketToListener) {
     EXPECT_EQ(l->decoder().identity(), "unbound-e2e");
     check_events(got.events, qs, port, dig_names);
     check_unbound_log(dir.str("unbound.log"), got.events);
+    // Exactly one finding: the client that looked up a subdomain of the listed
+    // name; the near miss (xcloudflarecock.club) and the other names give none.
+    FindingCollector findings;
+    detector.findings(findings);
+    ASSERT_EQ(findings.findings.size(), 1u);
+    const Finding& f = findings.findings[0];
+    EXPECT_EQ(f.type, "reputation-dns");
+    EXPECT_EQ(f.host.str(), "127.0.0.1");
+    EXPECT_EQ(f.indicator, "cloudflarecock.club");
+    EXPECT_EQ(f.family, "mirai");
+    EXPECT_EQ(f.events, 1u);  // the query and its response are one lookup
   }
 }
 
