@@ -342,7 +342,8 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
     r.dst_as = has(m, kDstAsT) ? uint32_t(x[kDstAsT]) : 0;
 
     uint64_t rate = own_rate ? rate_from(m, x) : 0;
-    if (!rate) rate = has_sampler ? rate_lookup(st, true, x[kSamplerIdT]) : set_rate;
+    if (!rate)
+      rate = has_sampler ? rate_lookup(st, true, x[kSamplerIdT]) : own_rate ? rate_lookup(st, false, 0) : set_rate;
     r.sampling_rate = clamp_rate(rate);
 
     set_times(ctx, m, x, st, r);
