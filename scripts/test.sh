@@ -10,6 +10,6 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd "$top/build-asan" && ctest --output-on-failure -j2 --timeout 600)
 if [ "${1:-}" != "--no-fuzz" ]; then
-  "$top/scripts/fuzz.sh" "${FUZZ_SECONDS:-20}"
+  "$top/scripts/fuzz.sh" "${FUZZ_SECONDS:-10}"
 fi
 echo "all tests passed"
