@@ -46,26 +46,9 @@ Truth tshark_truth(const std::string& path) {
   t.onset = INT64_MAX;
   auto out = test::run("tshark -r '" + path + "' -T fields -e frame.time_epoch -e ip.src -e ip.dst -e ip.proto");
   for (const auto& line : test::lines(out)) {
-    std::vector<std::string> col;
-    size_t i = 0;
-    for (;;) {
-      size_t j = line.find('\t', i);
-      col.push_back(line.substr(i, j == std::string::npos ? std::string::npos : j - i));
-      if (j == std::string::npos) break;
-      i = j + 1;
-    }
+    auto col = test::split(line, '\t');
     if (col.size() < 4 || col[1].empty()) continue;
-    auto split = [](const std::string& s) {
-      std::vector<std::string> v;
-      size_t a = 0;
-      for (;;) {
-        size_t b = s.find(',', a);
-        v.push_back(s.substr(a, b == std::string::npos ? std::string::npos : b - a));
-        if (b == std::string::npos) return v;
-        a = b + 1;
-      }
-    };
-    auto s = split(col[1]), d = split(col[2]), pr = split(col[3]);
+    auto s = test::split(col[1], ','), d = test::split(col[2], ','), pr = test::split(col[3], ',');
     size_t k = (pr[0] == "47" || pr[0] == "4") ? s.size() - 1 : 0;
     if (k >= d.size() || d[k] != "10.10.10.10") continue;
     srcs.insert(s[k]);

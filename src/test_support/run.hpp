@@ -22,16 +22,23 @@ inline std::string run(const std::string& cmd) {
   return out;
 }
 
-inline std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> v;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find('\n', i);
-    if (j == std::string::npos) j = s.size();
-    v.emplace_back(s.substr(i, j - i));
-    i = j + 1;
+inline std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t p = s.find(sep, start);
+    out.push_back(s.substr(start, p == std::string::npos ? std::string::npos : p - start));
+    if (p == std::string::npos) break;
+    start = p + 1;
   }
-  return v;
+  return out;
+}
+
+// The lines of s, without a trailing empty line.
+inline std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out = split(s, '\n');
+  if (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
 }
 
 inline std::string shared_data(const std::string& rel) {

@@ -705,18 +705,7 @@ ReasonCounters Collector::all_drops() const {
 
 std::string Collector::format_stats(bool with_reasons) const {
   auto ws = worker_stats();
-  CollectorTotals t;
-  for (const auto& s : ws) {
-    t.datagrams += s.datagrams;
-    t.bytes += s.bytes;
-    t.records += s.records;
-    t.decode_errors += s.decode_errors;
-    t.queue_full_drops += s.queue_full_drops;
-    t.truncated_drops += s.truncated_drops;
-    t.kernel_drops += s.kernel_drops;
-    t.receive_errors += s.receive_errors;
-  }
-  t.output = records_output();
+  CollectorTotals t = totals();
   std::string o;
   double up = (now_ms() - started_ms_) / 1000.0;
   fmt::format_to(std::back_inserter(o),

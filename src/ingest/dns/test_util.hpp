@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ingest/dns/event.hpp"
+#include "test_support/run.hpp"
 
 namespace omamori::dnstest {
 
@@ -40,23 +41,8 @@ inline bool have_program(const std::string& name) {
   return st == 0;
 }
 
-inline std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t p = s.find(sep, start);
-    out.push_back(s.substr(start, p - start));
-    if (p == std::string::npos) break;
-    start = p + 1;
-  }
-  return out;
-}
-
-inline std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out = split(s, '\n');
-  if (!out.empty() && out.back().empty()) out.pop_back();
-  return out;
-}
+using test::lines;
+using test::split;
 
 // Collects events.
 struct Collector final : DnsSink {
@@ -64,9 +50,7 @@ struct Collector final : DnsSink {
   void on_dns(const DnsEvent& ev) override { events.push_back(OwnedDnsEvent::from(ev)); }
 };
 
-inline std::string shared_data(const std::string& rel) {
-  return std::string(OMAMORI_SHARED_DATA) + "/" + rel;
-}
+using test::shared_data;
 inline std::string testdata(const std::string& rel) {
   return std::string(OMAMORI_TESTDATA) + "/" + rel;
 }

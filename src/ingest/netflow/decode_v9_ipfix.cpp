@@ -14,6 +14,21 @@ using netflow::TemplateKey;
 namespace reason = netflow::reason;
 
 namespace {
+
+// Reads `count` field specifiers (type, length and, for IPFIX enterprise
+// elements, the PEN) into t. Failure shows in b.failed().
+void read_field_specs(ByteReader& b, bool ipfix, Template& t, size_t count) {
+  t.fields.resize(count);
+  for (auto& f : t.fields) {
+    uint16_t type = b.u16();
+    f.length = b.u16();
+    if (ipfix && (type & 0x8000)) {
+      f.pen = b.u32();
+      type &= 0x7FFF;
+    }
+    f.id = type;
+  }
+}
 constexpr size_t kV9Header = 20, kIpfixHeader = 16;
 
 bool all_zero(const uint8_t* p, size_t n) {
@@ -129,16 +144,7 @@ void NetflowDecoder::Impl::template_set(const MsgContext& ctx, const uint8_t* p,
       return;
     }
     auto t = std::make_unique<Template>();
-    t->fields.resize(count);
-    for (auto& f : t->fields) {
-      uint16_t type = b.u16();
-      f.length = b.u16();
-      if (ipfix && (type & 0x8000)) {
-        f.pen = b.u32();
-        type &= 0x7FFF;
-      }
-      f.id = type;
-    }
+    read_field_specs(b, ipfix, *t, count);
     if (b.failed()) {
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
@@ -210,16 +216,7 @@ void NetflowDecoder::Impl::options_template_set_ipfix(const MsgContext& ctx, con
     auto t = std::make_unique<Template>();
     t->options = true;
     t->scope_count = scope_count;
-    t->fields.resize(count);
-    for (auto& f : t->fields) {
-      uint16_t type = b.u16();
-      f.length = b.u16();
-      if (type & 0x8000) {
-        f.pen = b.u32();
-        type &= 0x7FFF;
-      }
-      f.id = type;
-    }
+    read_field_specs(b, true, *t, count);
     if (b.failed()) {
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
