@@ -12,5 +12,10 @@ case "$kind" in
                               -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
 esac
+# ccache (when installed) makes rebuilds across worktrees and CI reruns cheap.
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$top")}"
+  args+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 cmake -S "$top" -B "$top/$dir" -G Ninja "${args[@]}" >/dev/null
 ninja -C "$top/$dir" ${NINJA_JOBS:+-j "$NINJA_JOBS"}

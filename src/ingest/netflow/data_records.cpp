@@ -90,6 +90,12 @@ uint32_t clamp_rate(uint64_t r) {
   return r == 0 ? 1 : uint32_t(std::min<uint64_t>(r, UINT32_MAX));
 }
 
+// Times from the wire are clamped to a sane range (about year 33658) so that
+// hostile values cannot overflow the arithmetic below.
+constexpr int64_t kMaxWireMs = 1'000'000'000'000'000;
+int64_t wire_ms(uint64_t v) { return int64_t(std::min<uint64_t>(v, kMaxWireMs)); }
+int64_t wire_sec_ms(uint64_t v) { return wire_ms(std::min<uint64_t>(v, kMaxWireMs / 1000) * 1000); }
+
 TimeMs ntp_ms(uint64_t v) {
   int64_t sec = int64_t(v >> 32) - kNtpToUnix;
   return sec * 1000 + int64_t(((v & 0xFFFFFFFFu) * 1000) >> 32);
@@ -111,25 +117,25 @@ void set_times(const MsgContext& ctx, uint64_t m, const Values& x, const ScopeSt
   int64_t start = kNone, end = kNone;
   // Absolute times; a zero value means "not set" in practice.
   if (has(m, kStartMsT) && x[kStartMsT])
-    start = int64_t(x[kStartMsT]);
+    start = wire_ms(x[kStartMsT]);
   else if (has(m, kStartUsT) && x[kStartUsT])
     start = ntp_ms(x[kStartUsT]);
   else if (has(m, kStartNsT) && x[kStartNsT])
     start = ntp_ms(x[kStartNsT]);
   else if (has(m, kStartSecT) && x[kStartSecT])
-    start = int64_t(x[kStartSecT]) * 1000;
+    start = wire_sec_ms(x[kStartSecT]);
   else if (has(m, kStartDeltaUsT))
-    start = ctx.export_ms - int64_t(x[kStartDeltaUsT] / 1000);
+    start = ctx.export_ms - wire_ms(x[kStartDeltaUsT] / 1000);
   if (has(m, kEndMsT) && x[kEndMsT])
-    end = int64_t(x[kEndMsT]);
+    end = wire_ms(x[kEndMsT]);
   else if (has(m, kEndUsT) && x[kEndUsT])
     end = ntp_ms(x[kEndUsT]);
   else if (has(m, kEndNsT) && x[kEndNsT])
     end = ntp_ms(x[kEndNsT]);
   else if (has(m, kEndSecT) && x[kEndSecT])
-    end = int64_t(x[kEndSecT]) * 1000;
+    end = wire_sec_ms(x[kEndSecT]);
   else if (has(m, kEndDeltaUsT))
-    end = ctx.export_ms - int64_t(x[kEndDeltaUsT] / 1000);
+    end = ctx.export_ms - wire_ms(x[kEndDeltaUsT] / 1000);
 
   // Uptime-relative times (NetFlow v9 FIRST/LAST_SWITCHED, IPFIX flowStart/EndSysUpTime).
   bool first = has(m, kFirstSwitchedT), last = has(m, kLastSwitchedT);
@@ -140,7 +146,7 @@ void set_times(const MsgContext& ctx, uint64_t m, const Values& x, const ScopeSt
       if (first && start == kNone) start = ctx.export_ms - int32_t(ctx.sys_uptime - f);
       if (last && end == kNone) end = ctx.export_ms - int32_t(ctx.sys_uptime - l);
     } else {
-      int64_t init = has(m, kSystemInitMsT) ? int64_t(x[kSystemInitMsT]) : (st ? st->system_init_ms : -1);
+      int64_t init = has(m, kSystemInitMsT) ? wire_ms(x[kSystemInitMsT]) : (st ? std::min(st->system_init_ms, kMaxWireMs) : -1);
       if (init >= 0) {
         if (first && start == kNone) start = init + f;
         if (last && end == kNone) end = init + l;
@@ -152,8 +158,8 @@ void set_times(const MsgContext& ctx, uint64_t m, const Values& x, const ScopeSt
       }
     }
   }
-  int64_t dur = has(m, kDurationMsT)   ? int64_t(x[kDurationMsT])
-                : has(m, kDurationUsT) ? int64_t(x[kDurationUsT] / 1000)
+  int64_t dur = has(m, kDurationMsT)   ? wire_ms(x[kDurationMsT])
+                : has(m, kDurationUsT) ? wire_ms(x[kDurationUsT] / 1000)
                                        : kNone;
   if (dur != kNone) {
     if (start != kNone && end == kNone) end = start + dur;
@@ -161,7 +167,7 @@ void set_times(const MsgContext& ctx, uint64_t m, const Values& x, const ScopeSt
   }
   // Event records (e.g. NAT) carry only the observation time.
   if (start == kNone && end == kNone && has(m, kObservationMsT) && x[kObservationMsT])
-    start = end = int64_t(x[kObservationMsT]);
+    start = end = wire_ms(x[kObservationMsT]);
   if (start == kNone) start = end != kNone ? end : ctx.export_ms;
   if (end == kNone) end = start;
   r.start = start;
