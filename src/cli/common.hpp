@@ -71,5 +71,7 @@ void register_intel(CLI::App& app);
 void register_dns(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_dga(CLI::App& app);  // dga.cpp
+void register_cases(CLI::App& app);        // cases.cpp
+void register_subscribers(CLI::App& app);  // subscribers.cpp
 
 }  // namespace omamori::cli

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   register_dns(app);
   register_analyze(app);
   register_dga(app);
+  register_cases(app);
+  register_subscribers(app);
 
   try {
     app.parse(argc, argv);
