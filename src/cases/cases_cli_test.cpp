@@ -35,7 +35,7 @@ class CasesCli : public CasesTest {};
 TEST_P(CasesCli, ImportListShowMoveAndDryRun) {
   std::string db = " --db '" + url_ + "'";
   // Import: counts, rejects with line numbers, exit code 3.
-  auto imp = omamori_cmd("subscribers import" + db + " " OMAMORI_TESTDATA "/../../subscribers/testdata/subscribers.csv");
+  auto imp = omamori_cmd("subscribers import" + db + " " OMAMORI_TESTDATA "/subscribers.csv");
   EXPECT_EQ(imp.status, 3) << imp.out;
   EXPECT_NE(imp.out.find("subscribers.csv:6: bad email"), std::string::npos) << imp.out;
   EXPECT_NE(imp.out.find("4 accepted (4 new, 0 updated, 0 unchanged), 7 rejected"), std::string::npos) << imp.out;
