@@ -35,6 +35,9 @@ Finding clean(const Finding& in) {
   return f;
 }
 
+// Events one finding can add: keeps the per-row sum far from overflowing.
+constexpr uint64_t kMaxEventsPerFinding = uint64_t{1} << 40;
+
 TimeMs evidence_time(const Finding& f, TimeMs now) { return f.last ? f.last : (f.first ? f.first : now); }
 
 }  // namespace
@@ -76,9 +79,11 @@ IngestResult CaseStore::ingest(const Finding& raw, const Attribution& a, TimeMs 
   return store::with_transaction(db_, [&]() -> IngestResult {
     // Lock the subscriber's open case (if any) before reading it, so that
     // concurrent ingests for one subscriber take turns.
-    db_.exec("UPDATE cases SET updated_at = ? WHERE subscriber_id = ? AND state <> 'closed'", {now, subscriber});
+    // The touch both locks and reads: one round trip.
     store::Rows c = db_.query(
-        "SELECT id, state, resolved_at FROM cases WHERE subscriber_id = ? AND state <> 'closed'", {subscriber});
+        "UPDATE cases SET updated_at = ? WHERE subscriber_id = ? AND state <> 'closed' "
+        "RETURNING id, state, resolved_at",
+        {now, subscriber});
     int64_t id = 0;
     IngestOutcome outcome = IngestOutcome::kAdded;
     bool reinfected = false;
@@ -106,40 +111,41 @@ IngestResult CaseStore::ingest(const Finding& raw, const Attribution& a, TimeMs 
       outcome = IngestOutcome::kNewCase;
     }
 
-    store::Rows have = db_.query("SELECT id FROM case_findings WHERE case_id = ? AND type = ? AND indicator = ?",
-                                 {id, f.type, f.indicator});
-    if (have.empty()) {
+    // Dedup: the same (type, indicator) again merges into its row (one
+    // upsert); it makes no new warning unless this is a re-infection.
+    store::Rows up = db_.query(
+        "INSERT INTO case_findings(case_id, type, indicator, host, severity, confidence, session_id, first_seen, "
+        "last_seen, events, occurrences, finding_json, added_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) "
+        "ON CONFLICT (case_id, type, indicator) DO UPDATE SET "
+        "occurrences = case_findings.occurrences + 1, events = case_findings.events + excluded.events, "
+        "finding_json = excluded.finding_json, host = excluded.host, session_id = excluded.session_id, "
+        "updated_at = excluded.updated_at, "
+        "severity = CASE WHEN case_findings.severity > excluded.severity THEN case_findings.severity "
+        "ELSE excluded.severity END, "
+        "confidence = CASE WHEN case_findings.confidence > excluded.confidence THEN case_findings.confidence "
+        "ELSE excluded.confidence END, "
+        "first_seen = CASE WHEN case_findings.first_seen < excluded.first_seen THEN case_findings.first_seen "
+        "ELSE excluded.first_seen END, "
+        "last_seen = CASE WHEN case_findings.last_seen > excluded.last_seen THEN case_findings.last_seen "
+        "ELSE excluded.last_seen END, "
+        "warned_at = CASE WHEN ? = 1 THEN 0 ELSE case_findings.warned_at END "
+        "RETURNING occurrences",
+        {id, f.type, f.indicator, host, sev_i, int64_t{f.confidence}, session, first, last,
+         static_cast<int64_t>(std::min<uint64_t>(f.events, kMaxEventsPerFinding)), json, now, now,
+         int64_t{reinfected ? 1 : 0}});
+    if (up.integer(0, 0) > 1 && outcome != IngestOutcome::kNewCase) outcome = IngestOutcome::kDuplicate;
+
+    if (outcome != IngestOutcome::kNewCase)
       db_.exec(
-          "INSERT INTO case_findings(case_id, type, indicator, host, severity, confidence, session_id, first_seen, "
-          "last_seen, events, occurrences, finding_json, added_at, updated_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
-          {id, f.type, f.indicator, host, sev_i, int64_t{f.confidence}, session, first, last,
-           static_cast<int64_t>(std::min<uint64_t>(f.events, INT64_MAX)), json, now, now});
-    } else {
-      // Dedup: the same indicator again merges into its row; it makes no
-      // new warning unless this is a re-infection.
-      db_.exec(
-          "UPDATE case_findings SET occurrences = occurrences + 1, events = events + ?, finding_json = ?, "
-          "host = ?, session_id = ?, updated_at = ?, "
+          "UPDATE cases SET queue = ?, queue_reason = ?, "
           "severity = CASE WHEN severity > ? THEN severity ELSE ? END, "
-          "confidence = CASE WHEN confidence > ? THEN confidence ELSE ? END, "
           "first_seen = CASE WHEN first_seen < ? THEN first_seen ELSE ? END, "
           "last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END, "
-          "warned_at = CASE WHEN ? = 1 THEN 0 ELSE warned_at END WHERE id = ?",
-          {static_cast<int64_t>(std::min<uint64_t>(f.events, INT64_MAX / 4)), json, host, session, now, sev_i, sev_i,
-           int64_t{f.confidence}, int64_t{f.confidence}, first, first, last, last, int64_t{reinfected ? 1 : 0},
-           have.integer(0, 0)});
-      if (outcome != IngestOutcome::kNewCase) outcome = IngestOutcome::kDuplicate;
-    }
-
-    db_.exec(
-        "UPDATE cases SET updated_at = ?, queue = ?, queue_reason = ?, "
-        "severity = CASE WHEN severity > ? THEN severity ELSE ? END, "
-        "first_seen = CASE WHEN first_seen < ? THEN first_seen ELSE ? END, "
-        "last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END WHERE id = ?",
-        {now, q.queue, q.reason, sev_i, sev_i, first, first, last, last, id});
+          "state = CASE WHEN ? = 1 THEN 'reinfected' ELSE state END, reinfections = reinfections + ? WHERE id = ?",
+          {q.queue, q.reason, sev_i, sev_i, first, first, last, last, int64_t{reinfected ? 1 : 0},
+           int64_t{reinfected ? 1 : 0}, id});
     if (reinfected) {
-      db_.exec("UPDATE cases SET state = 'reinfected', reinfections = reinfections + 1 WHERE id = ?", {id});
       detail::add_history(db_, id, now, "resolved", "reinfected", "system", f.type + " " + f.indicator);
       outcome = IngestOutcome::kReinfected;
     }
