@@ -73,5 +73,6 @@ void register_analyze(CLI::App& app);
 void register_dga(CLI::App& app);  // dga.cpp
 void register_cases(CLI::App& app);        // cases.cpp
 void register_subscribers(CLI::App& app);  // subscribers.cpp
+void register_audit(CLI::App& app);  // audit.cpp (privacy)
 
 }  // namespace omamori::cli

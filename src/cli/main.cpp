@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   register_dga(app);
   register_cases(app);
   register_subscribers(app);
+  register_audit(app);
 
   try {
     app.parse(argc, argv);
