@@ -149,6 +149,9 @@ void add_check(CLI::App& n, std::shared_ptr<Common> common) {
   c->callback([common] {
     NotifyConfig cfg = common->config();
     TemplateSet t = common->load_templates(cfg);  // parses and checks every name
+    if (cfg.isp_for("").name.empty()) fmt::print("note: [notify.isp] name is not set; warnings say \"your internet provider\"\n");
+    if (cfg.isp_for("").phone.empty() && cfg.isp_for("").url.empty())
+      fmt::print("note: [notify.isp] has no phone or url; warnings give no way to reach you\n");
     for (const auto& lang : t.languages()) {
       WarningRequest r = sample_request();
       r.language = lang;

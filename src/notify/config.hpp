@@ -22,7 +22,7 @@
 namespace omamori::notify {
 
 struct IspContact {
-  std::string name = "your internet provider";
+  std::string name;  // empty: "ご利用のプロバイダ" / "your internet provider"
   std::string phone, url, email, hours;
 };
 

@@ -42,7 +42,7 @@ Result cli(const std::string& args) {
 TEST(NotifyCli, RenderSampleAndCheckTemplates) {
   Result r = cli("notify render --sample");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("Subject: 【重要】【your internet provider】"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Subject: 【重要】【ご利用のプロバイダ】"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("2024年5月1日 21:00"), std::string::npos);
   r = cli("notify render --sample --language en --format json");
   ASSERT_EQ(r.code, 0) << r.out;
@@ -55,6 +55,7 @@ TEST(NotifyCli, RenderSampleAndCheckTemplates) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("ja: ok"), std::string::npos);
   EXPECT_NE(r.out.find("en: ok"), std::string::npos);
+  EXPECT_NE(r.out.find("[notify.isp] name is not set"), std::string::npos) << r.out;
 
   fs::path d = unique_dir("notify-cli");
   fs::create_directories(d / "ja");

@@ -130,7 +130,7 @@ Scope warning_scope(const WarningRequest& req, const std::string& language, cons
   bool ja = is_ja(language);
   Scope s;
   IspContact isp = cfg.isp_for(language);
-  s.set("isp_name", clean_line(isp.name));
+  s.set("isp_name", isp.name.empty() ? (ja ? "ご利用のプロバイダ" : "your internet provider") : clean_line(isp.name));
   s.set("isp_phone", clean_line(isp.phone));
   s.set("isp_url", clean_line(isp.url, 500));
   s.set("isp_email", clean_line(isp.email));
@@ -172,7 +172,9 @@ Scope warning_scope(const WarningRequest& req, const std::string& language, cons
     item.set("type", clean_line(f.type, 40));
     item.set("known_type", is_known_type(f.type) ? "yes" : "");
     item.set("category", clean_line(f.category, 40));
-    item.set("family", shown_family(f.family));
+    // For DDoS findings the family is the attack vector, not malware.
+    bool ddos = f.type == finding_type::kDdosSource || f.category == "ddos";
+    item.set("family", ddos ? "" : shown_family(f.family));
     item.set("first", format_warning_time(f.first, language));
     item.set("last", format_warning_time(std::max(f.first, f.last), language));
     item.set("period", format_period(f.first, f.last, language));

@@ -53,6 +53,7 @@ TEST(Render, JapaneseWarningSaysWhatWhenAndWhatToDo) {
     EXPECT_NE(b.find(step), std::string::npos) << step;
   EXPECT_NE(b.find("電話: 0120-000-000（受付時間: 平日 9:00〜18:00）"), std::string::npos);
   EXPECT_NE(b.find("ウイルス感染が疑われる通信"), std::string::npos);  // the unknown finding type
+  EXPECT_EQ(b.find("udp-flood"), std::string::npos) << "an attack vector is not a malware family";
   // Minimisation: no subscriber address, no flow peer, no listed non-C&C name.
   EXPECT_EQ(b.find("192.0.2.10"), std::string::npos);
   EXPECT_EQ(b.find("198.51.100.7"), std::string::npos);
