@@ -276,6 +276,11 @@ TemplateSet TemplateSet::load(const std::string& dir) {
   int found = 0;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_directory()) continue;
+    std::string lang = e.path().filename().string();
+    bool tag_ok = !lang.empty() && lang.size() <= 35 && std::all_of(lang.begin(), lang.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+    if (!tag_ok) continue;  // not a language tag (lower case, e.g. "ja", "pt-br")
     fs::path file = e.path() / "warning.txt";
     if (!fs::exists(file)) continue;
     std::ifstream in(file, std::ios::binary);
@@ -284,7 +289,7 @@ TemplateSet TemplateSet::load(const std::string& dir) {
     ss << in.rdbuf();
     std::string text = ss.str();
     if (text.size() > Template::kMaxSize) throw TemplateError(file.string(), 1, 1, "file too large");
-    s.set(e.path().filename().string(), parse_file(text, file.string()));
+    s.set(lang, parse_file(text, file.string()));
     ++found;
   }
   if (ec) throw std::runtime_error(fmt::format("{}: {}", dir, ec.message()));
