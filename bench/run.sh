@@ -2,7 +2,7 @@
 # Runs every omamori benchmark side by side with its peer on the same input,
 # prints the figures and ratios, and keeps them in bench/results/ (gitignored).
 #
-#   bench/run.sh [read|collector|lpm|meter|dns|intel|cases ...]      (default: all)
+#   bench/run.sh [read|collector|lpm|meter|dns|intel|cases|notify|pseudonym ...]  (default: all)
 #
 # read, collector and lpm are described in docs/benchmarks.md; meter, dns and
 # intel run the other components' benchmarks (bench/meter_vs_nfpcapd.sh,
@@ -24,7 +24,7 @@ mkdir -p "$work" "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$results/run-$stamp.txt"
 what=("$@")
-[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel cases)
+[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel cases notify pseudonym)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 exec > >(tee "$out") 2>&1
@@ -39,6 +39,7 @@ cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOMAMORI_BE
 targets=(omamori lpm_bench udp_sender make_export_pcap)
 [ -f "$top/bench/intel_bench.cpp" ] && targets+=(intel_bench)
 [ -f "$top/bench/cases_bench.cpp" ] && targets+=(cases_bench)
+[ -f "$top/bench/notify_bench.cpp" ] && targets+=(notify_bench)
 ninja -C "$top/build" -j"${NINJA_JOBS:-2}" "${targets[@]}" >/dev/null
 omamori="$top/build/src/cli/omamori"
 bench="$top/build/bench"
@@ -249,6 +250,29 @@ if want cases && [ -x "$bench/cases_bench" ]; then
   echo
   echo "== 7. cases ingest on SQLite and PostgreSQL (bench/cases_bench)"
   "$bench/cases_bench" || echo "cases benchmark failed"
+fi
+if want notify && [ -x "$bench/notify_bench" ]; then
+  echo
+  echo "== 8. notify: render rate, e-mails/s to a local aiosmtpd (bench/notify_bench)"
+  "$bench/notify_bench" "$top/src/notify/testdata/smtp_sink.py" 500 || echo "notify benchmark failed"
+  # Peer: Python smtplib sending a message of the same size to the same kind of server.
+  nb_dir=$(mktemp -d)
+  /usr/bin/python3 - "$top/src/notify/testdata/smtp_sink.py" "$nb_dir" <<'PY' || echo "smtplib peer failed"
+import subprocess, smtplib, sys, time
+from email.message import EmailMessage
+p = subprocess.Popen(["/usr/bin/python3", sys.argv[1], sys.argv[2]], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+port = int(p.stdout.readline())
+m = EmailMessage(); m["From"] = "abuse@isp.example"; m["To"] = "taro@example.jp"; m["Subject"] = "お知らせ"
+m.set_content("本文" * 1500, charset="utf-8", cte="base64")
+n = 500; t0 = time.monotonic()
+for i in range(n):
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        s.send_message(m)
+el = time.monotonic() - t0
+print("peer python smtplib to local aiosmtpd: %d e-mails in %.2f s = %.0f e-mails/s (one connection each)" % (n, el, n / el))
+p.stdin.close(); p.wait()
+PY
+  rm -rf "$nb_dir"
 fi
 echo
 echo "results: $out"

@@ -74,5 +74,6 @@ void register_dga(CLI::App& app);  // dga.cpp
 void register_cases(CLI::App& app);        // cases.cpp
 void register_subscribers(CLI::App& app);  // subscribers.cpp
 void register_audit(CLI::App& app);  // audit.cpp (privacy)
+void register_notify(CLI::App& app);  // notify.cpp
 
 }  // namespace omamori::cli

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   register_cases(app);
   register_subscribers(app);
   register_audit(app);
+  register_notify(app);
 
   try {
     app.parse(argc, argv);
