@@ -25,6 +25,8 @@
 #include "attribution/store.hpp"
 #include "test_support/run.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace omamori {
 namespace {
 
@@ -263,6 +265,78 @@ TEST(RadclientAccounting, Ipv6ListenerWithRadclient) {
   EXPECT_EQ(who_index(*idx, "2001:db8:2200:ffff::1", T0 * 1000), "erin");
   EXPECT_EQ(who_index(*idx, "2001:db8:2201::1", T0 * 1000), "-");
   EXPECT_EQ(srv.stop(), 0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace omamori
+
+namespace omamori {
+namespace {
+
+// `omamori who` on imported files: identity only with --reveal, a reason and
+// a role allowed to; the reveal and the refusal are in the audit log.
+TEST(WhoCli, ImportedSessionsPortBlocksRevealAndAudit) {
+  fs::path dir = temp_dir("who");
+  std::string state = (dir / "state").string();
+  std::string bin = OMAMORI_BINARY;
+  std::string td = OMAMORI_TESTDATA;
+  // radacct rows: three good, three rejected -> exit code 3.
+  int st = std::system(fmt::format("{} radius import --format radacct {}/radacct-sample.csv --state-dir {} 2>{}/imp.err",
+                                   bin, td, state, dir.string())
+                           .c_str());
+  EXPECT_EQ(WEXITSTATUS(st), 3) << slurp(dir / "imp.err");
+  EXPECT_NE(slurp(dir / "imp.err").find("radacct-sample.csv:5: radacct: bad nasipaddress"), std::string::npos)
+      << slurp(dir / "imp.err");
+  test::run(fmt::format("{} radius import --format cgnat --cgnat-box 192.0.2.50 {}/cgnat-generic.csv --state-dir {}; true",
+                        bin, td, state));
+  std::string out = test::run(fmt::format("{} radius status --state-dir {}", bin, state));
+  EXPECT_NE(out.find("sessions 3 (open 2), port blocks 3"), std::string::npos) << out;
+
+  // alice held 100.64.0.7 from 22:13:20 to 23:13:20; the port block 1024-2047 of
+  // 203.0.113.5 was 100.64.0.7's from 22:00 to 23:00.
+  out = test::run(fmt::format("{} who 203.0.113.5:1500 2023-11-14T22:30:00Z --state-dir {} -f json", bin, state));
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["match"], "address-port");
+  EXPECT_EQ(j["inside"], "100.64.0.7");
+  EXPECT_EQ(j["inside_session_id"], "0001A");
+  EXPECT_EQ(j["nas"], "192.0.2.50");
+  EXPECT_TRUE(j["subscriber"].get<std::string>().starts_with("sub-")) << out;
+  std::string pseudonym = j["subscriber"];
+  EXPECT_FALSE(j.contains("identity"));
+  // The same subscriber through the plain address: the same pseudonym.
+  out = test::run(fmt::format("{} who 100.64.0.7 2023-11-14T22:30:00Z --state-dir {} -f json", bin, state));
+  EXPECT_EQ(nlohmann::json::parse(out)["subscriber"], pseudonym);
+  // IPv6 prefix from the export.
+  out = test::run(fmt::format("{} who 2001:db8:1100:ab::1 2023-11-14T22:30:00Z --state-dir {} -f json", bin, state));
+  EXPECT_EQ(nlohmann::json::parse(out)["match"], "prefix");
+  // Nobody: exit 1.
+  st = std::system(fmt::format("{} who 100.64.0.7 2023-11-14T23:13:20Z --state-dir {} >/dev/null", bin, state).c_str());
+  EXPECT_EQ(WEXITSTATUS(st), 1);
+
+  // Reveal: needs a reason ...
+  st = std::system(
+      fmt::format("{} who 100.64.0.7 2023-11-14T22:30:00Z --state-dir {} --reveal >/dev/null 2>&1", bin, state).c_str());
+  EXPECT_EQ(WEXITSTATUS(st), 2);
+  // ... and a role that may reveal (analyst may not: refused and audited) ...
+  st = std::system(fmt::format("{} who 100.64.0.7 2023-11-14T22:30:00Z --state-dir {} --reveal --reason 'case 7' "
+                               "--role analyst >{}/o 2>&1",
+                               bin, state, dir.string())
+                       .c_str());
+  EXPECT_EQ(WEXITSTATUS(st), 1);
+  EXPECT_EQ(slurp(dir / "o").find("alice"), std::string::npos);
+  // ... then the identity is shown and the reveal is in the audit log.
+  out = test::run(fmt::format("{} who 100.64.0.7 2023-11-14T22:30:00Z --state-dir {} --reveal --reason 'case 7' "
+                              "--role notifier -f json",
+                              bin, state));
+  EXPECT_EQ(nlohmann::json::parse(out)["identity"], "alice") << out;
+  std::string audit = slurp(fs::path(state) / "audit.log");
+  EXPECT_NE(audit.find("\"action\":\"access.denied\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"action\":\"identity.reveal\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"reason\":\"case 7\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find(pseudonym), std::string::npos) << audit;
+  EXPECT_EQ(audit.find("alice"), std::string::npos) << "the audit log names the pseudonym, not the identity";
+  test::run(fmt::format("{} audit verify --state-dir {}", bin, state));
   fs::remove_all(dir);
 }
 

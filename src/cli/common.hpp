@@ -71,6 +71,8 @@ void register_intel(CLI::App& app);
 void register_dns(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_dga(CLI::App& app);  // dga.cpp
+void register_audit(CLI::App& app);  // audit.cpp (privacy)
 void register_radius(CLI::App& app);  // radius.cpp
+void register_who(CLI::App& app);     // who.cpp (attribution)
 
 }  // namespace omamori::cli

@@ -27,7 +27,9 @@ int main(int argc, char** argv) {
   register_dns(app);
   register_analyze(app);
   register_dga(app);
+  register_audit(app);
   register_radius(app);
+  register_who(app);
 
   try {
     app.parse(argc, argv);
