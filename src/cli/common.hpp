@@ -75,5 +75,7 @@ void register_cases(CLI::App& app);        // cases.cpp
 void register_subscribers(CLI::App& app);  // subscribers.cpp
 void register_audit(CLI::App& app);  // audit.cpp (privacy)
 void register_notify(CLI::App& app);  // notify.cpp
+void register_radius(CLI::App& app);  // radius.cpp
+void register_who(CLI::App& app);     // who.cpp (attribution)
 
 }  // namespace omamori::cli

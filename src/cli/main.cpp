@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   register_subscribers(app);
   register_audit(app);
   register_notify(app);
+  register_radius(app);
+  register_who(app);
 
   try {
     app.parse(argc, argv);
