@@ -2,7 +2,7 @@
 # Runs every omamori benchmark side by side with its peer on the same input,
 # prints the figures and ratios, and keeps them in bench/results/ (gitignored).
 #
-#   bench/run.sh [read|collector|lpm|meter|dns|intel ...]      (default: all)
+#   bench/run.sh [read|collector|lpm|meter|dns|intel|privacy ...]      (default: all)
 #
 # read, collector and lpm are described in docs/benchmarks.md; meter, dns and
 # intel run the other components' benchmarks (bench/meter_vs_nfpcapd.sh,
@@ -24,7 +24,7 @@ mkdir -p "$work" "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$results/run-$stamp.txt"
 what=("$@")
-[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel)
+[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel privacy)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 exec > >(tee "$out") 2>&1
@@ -38,6 +38,7 @@ echo "== build (Release, OMAMORI_BENCH=ON)"
 cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOMAMORI_BENCH=ON >/dev/null
 targets=(omamori lpm_bench udp_sender make_export_pcap)
 [ -f "$top/bench/intel_bench.cpp" ] && targets+=(intel_bench)
+[ -f "$top/bench/pseudonym_bench.cpp" ] && targets+=(pseudonym_bench)
 ninja -C "$top/build" -j"${NINJA_JOBS:-2}" "${targets[@]}" >/dev/null
 omamori="$top/build/src/cli/omamori"
 bench="$top/build/bench"
@@ -243,6 +244,11 @@ if want intel && [ -x "$bench/intel_bench" ]; then
   echo
   echo "== 6. intel matching (bench/intel_bench)"
   "$bench/intel_bench" --benchmark_min_time=0.5 2>&1 | grep -v '^\*\*\*WARNING' || echo "intel benchmark failed"
+fi
+if want privacy && [ -x "$bench/pseudonym_bench" ]; then
+  echo
+  echo "== 7. pseudonymisation: Crypto-PAn addresses/s and subscriber pseudonyms/s (bench/pseudonym_bench)"
+  "$bench/pseudonym_bench" --benchmark_min_time=0.5 2>&1 | grep -v '^\*\*\*WARNING' || echo "pseudonym benchmark failed"
 fi
 echo
 echo "results: $out"

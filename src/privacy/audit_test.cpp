@@ -6,20 +6,13 @@
 
 #include "privacy/audit.hpp"
 #include "privacy/fileutil.hpp"
+#include "privacy/test_util.hpp"
 #include "test_support/run.hpp"
 
 using namespace omamori::privacy;
+using namespace omamori::privacy::testing;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char d[] = "/tmp/omamori-audit-XXXXXX";
-    path = mkdtemp(d);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 AuditEvent ev(int i) {
   return {"alice", "notifier", "identity.reveal", "sub-" + std::to_string(i), "warning for case " + std::to_string(i),

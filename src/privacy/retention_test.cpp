@@ -9,20 +9,13 @@
 
 #include "privacy/audit.hpp"
 #include "privacy/retention.hpp"
+#include "privacy/test_util.hpp"
 
 using namespace omamori;
 using namespace omamori::privacy;
+using namespace omamori::privacy::testing;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char d[] = "/tmp/omamori-retention-XXXXXX";
-    path = mkdtemp(d);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 constexpr TimeMs kDay = 86400000;
 
@@ -42,20 +35,6 @@ bool exists(const std::string& p) {
   return lstat(p.c_str(), &st) == 0;
 }
 
-struct Result {
-  int code;
-  std::string out;
-};
-Result run_omamori(const std::string& args) {
-  std::string cmd = "env -u OMAMORI_ACTOR -u OMAMORI_STATE_DIR " OMAMORI_BINARY " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
 
 }  // namespace
 
@@ -198,15 +177,9 @@ TEST(Retention, CliRunIsAuditedAndRefusesShortAuditRetention) {
   std::ofstream(d.path + "/state/roles.toml") << "[roles]\nalice = [\"analyst\"]\n";
   r = run_omamori("retention --state-dir " + d.path + "/state run");
   EXPECT_EQ(r.code, 0) << r.out;  // root is not listed: still every role
-  std::string cmd = "OMAMORI_ACTOR=alice " OMAMORI_BINARY " retention --state-dir " + d.path + "/state run 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[1024];
-  std::string out;
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  EXPECT_EQ(WEXITSTATUS(st), 1) << out;
-  EXPECT_NE(out.find("alice may not configure"), std::string::npos) << out;
+  r = run_omamori("retention --state-dir " + d.path + "/state run", "OMAMORI_ACTOR=alice");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("alice may not configure"), std::string::npos) << r.out;
   entries.clear();
   read_audit(d.path + "/state/audit.log", [&](const AuditEntry& e) { entries.push_back(e); });
   ASSERT_EQ(entries.size(), 3u);
