@@ -74,6 +74,13 @@ TEST(Audit, AppendChainsAndVerifies) {
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(AuditLog::head_path(path).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Shared with an operators' group: the head, replaced on every append, follows the log's mode.
+  ASSERT_EQ(chmod(path.c_str(), 0660), 0);
+  log.append(ev(7));
+  ASSERT_EQ(stat(AuditLog::head_path(path).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
 TEST(Audit, OddContentStillVerifies) {
