@@ -2,7 +2,7 @@
 # Runs every omamori benchmark side by side with its peer on the same input,
 # prints the figures and ratios, and keeps them in bench/results/ (gitignored).
 #
-#   bench/run.sh [read|collector|lpm|meter|dns|intel|cases|notify|pseudonym|attribution ...]  (default: all)
+#   bench/run.sh [read|collector|lpm|meter|dns|intel|cases|notify|privacy|attribution ...]  (default: all)
 #
 # read, collector and lpm are described in docs/benchmarks.md; meter, dns and
 # intel run the other components' benchmarks (bench/meter_vs_nfpcapd.sh,
@@ -24,7 +24,7 @@ mkdir -p "$work" "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$results/run-$stamp.txt"
 what=("$@")
-[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel cases notify pseudonym attribution)
+[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel cases notify privacy attribution)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 exec > >(tee "$out") 2>&1
@@ -41,6 +41,7 @@ targets=(omamori lpm_bench udp_sender make_export_pcap)
 [ -f "$top/bench/cases_bench.cpp" ] && targets+=(cases_bench)
 [ -f "$top/bench/notify_bench.cpp" ] && targets+=(notify_bench)
 [ -f "$top/bench/attribution_bench.cpp" ] && targets+=(attribution_bench)
+[ -f "$top/bench/pseudonym_bench.cpp" ] && targets+=(pseudonym_bench)
 ninja -C "$top/build" -j"${NINJA_JOBS:-2}" "${targets[@]}" >/dev/null
 omamori="$top/build/src/cli/omamori"
 bench="$top/build/bench"
@@ -279,6 +280,10 @@ if want attribution && [ -x "$bench/attribution_bench" ]; then
   echo
   echo "== 9. attribution: session index, 10 million sessions (bench/attribution_bench)"
   "$bench/attribution_bench" --sessions "${BENCH_SESSIONS:-10000000}" --store "$work/attribution" || echo "attribution benchmark failed"
+fi
+if want privacy && [ -x "$bench/pseudonym_bench" ]; then
+  echo "== 7. pseudonymisation: Crypto-PAn addresses/s and subscriber pseudonyms/s (bench/pseudonym_bench)"
+  "$bench/pseudonym_bench" --benchmark_min_time=0.5 2>&1 | grep -v '^\*\*\*WARNING' || echo "pseudonym benchmark failed"
 fi
 echo
 echo "results: $out"

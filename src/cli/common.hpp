@@ -77,5 +77,6 @@ void register_audit(CLI::App& app);  // audit.cpp (privacy)
 void register_notify(CLI::App& app);  // notify.cpp
 void register_radius(CLI::App& app);  // radius.cpp
 void register_who(CLI::App& app);     // who.cpp (attribution)
+void register_retention(CLI::App& app);  // retention.cpp (privacy)
 
 }  // namespace omamori::cli

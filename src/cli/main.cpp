@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   register_notify(app);
   register_radius(app);
   register_who(app);
+  register_retention(app);
 
   try {
     app.parse(argc, argv);
