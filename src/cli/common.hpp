@@ -77,6 +77,8 @@ void register_audit(CLI::App& app);  // audit.cpp (privacy)
 void register_notify(CLI::App& app);  // notify.cpp
 void register_radius(CLI::App& app);  // radius.cpp
 void register_who(CLI::App& app);     // who.cpp (attribution)
+void register_cases_ingest(CLI::App& app);  // cases_ingest.cpp (after register_cases)
+void register_demo(CLI::App& app);          // demo.cpp
 void register_retention(CLI::App& app);  // retention.cpp (privacy)
 
 }  // namespace omamori::cli

@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   register_notify(app);
   register_radius(app);
   register_who(app);
+  register_cases_ingest(app);
+  register_demo(app);
   register_retention(app);
 
   try {
