@@ -226,7 +226,9 @@ int rewrite_ipv4(std::vector<uint8_t>& f, std::span<const std::pair<IpAddr, IpAd
   uint8_t proto = f[14 + 9];
   uint16_t frag = get16(f, 14 + 6);
   bool first_fragment = (frag & 0x1fff) == 0;
-  bool whole = first_fragment && !(frag & 0x2000) && f.size() >= 14 + size_t{get16(f, 14 + 2)};
+  size_t total = get16(f, 14 + 2);
+  size_t l4_min = proto == 6 ? 20 : 8;
+  bool whole = first_fragment && !(frag & 0x2000) && total >= ihl + l4_min && f.size() >= 14 + total;
   size_t l4 = 14 + ihl;
   // Where the L4 checksum lives, when it is in the capture and covers the addresses.
   size_t ck = 0;
@@ -257,7 +259,7 @@ int rewrite_ipv4(std::vector<uint8_t>& f, std::span<const std::pair<IpAddr, IpAd
   // A whole datagram gets its TCP/UDP checksum computed afresh: captures made
   // on the sending host carry placeholders (checksum offload).
   if (whole && ck) {
-    size_t len = get16(f, 14 + 2) - ihl;
+    size_t len = total - ihl;
     put16(f, ck, 0);
     uint32_t sum = checksum_add(0, {&f[14 + 12], 8});
     sum += proto;

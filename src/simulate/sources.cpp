@@ -80,11 +80,42 @@ std::string trail_cut(const std::string& trail, size_t tail_lines) {
     out += ls[head++] + "\n";
   }
   out += "# (the newest entries of the trail, cut for omamori's demo bundle)\n\n";
-  size_t from = ls.size() > tail_lines ? ls.size() - tail_lines : head;
+  size_t from = std::max(head, ls.size() > tail_lines ? ls.size() - tail_lines : head);
   // Start at a section boundary (a blank line).
   while (from < ls.size() && !ls[from].empty()) ++from;
   for (size_t i = from + 1; i < ls.size(); ++i) out += ls[i] + "\n";
   return out;
+}
+
+TrailInfo scan_trail(const std::string& text) {
+  TrailInfo t;
+  std::set<std::string> names;
+  std::vector<std::string> sec_names;
+  std::vector<std::pair<IpAddr, uint16_t>> sec_addrs;
+  auto close_section = [&] {
+    if (!sec_names.empty() && !sec_addrs.empty()) {
+      t.c2_domain = sec_names.back();
+      t.c2_addr = sec_addrs.front().first;
+      t.c2_port = sec_addrs.front().second;
+    }
+    sec_names.clear();
+    sec_addrs.clear();
+  };
+  for (const auto& l : lines_of(text)) {
+    if (l.starts_with("# Reference")) close_section();
+    if (l.empty() || l[0] == '#' || l[0] == '/' || l.starts_with("http")) continue;
+    IpAddr a;
+    uint16_t port;
+    if (is_ip_port(l, a, port)) {
+      sec_addrs.emplace_back(a, port);
+    } else if (plain_name(l)) {
+      names.insert(l);
+      sec_names.push_back(l);
+    }
+  }
+  close_section();
+  t.names.assign(names.begin(), names.end());
+  return t;
 }
 
 RealData load_real_data(const std::string& shared) {
@@ -92,35 +123,12 @@ RealData load_real_data(const std::string& shared) {
   d.shared = shared;
   d.feed_text = trail_cut(slurp(shared + "/intel/maltrail/elf_mirai.txt"), 800);
 
-  // The feed's names, and the C&C: the newest section listing both a name and an address:port.
-  std::set<std::string> listed;
-  std::vector<std::string> sec_names;
-  std::vector<std::pair<IpAddr, uint16_t>> sec_addrs;
-  auto close_section = [&] {
-    if (!sec_names.empty() && !sec_addrs.empty()) {
-      d.c2_domain = sec_names.back();
-      d.c2_addr = sec_addrs.front().first;
-      d.c2_port = sec_addrs.front().second;
-    }
-    sec_names.clear();
-    sec_addrs.clear();
-  };
-  for (const auto& l : lines_of(d.feed_text)) {
-    if (l.empty() || l[0] == '#' || l[0] == '/' || l.starts_with("http")) {
-      if (l.starts_with("# Reference")) close_section();
-      continue;
-    }
-    IpAddr a;
-    uint16_t port;
-    if (is_ip_port(l, a, port)) {
-      sec_addrs.emplace_back(a, port);
-    } else if (plain_name(l)) {
-      listed.insert(l);
-      sec_names.push_back(l);
-    }
-  }
-  close_section();
-  if (d.c2_domain.empty()) throw std::runtime_error("no C&C section (name and address:port) in the Mirai trail");
+  TrailInfo trail = scan_trail(d.feed_text);
+  if (trail.c2_domain.empty()) throw std::runtime_error("no C&C section (name and address:port) in the Mirai trail");
+  d.c2_domain = trail.c2_domain;
+  d.c2_addr = trail.c2_addr;
+  d.c2_port = trail.c2_port;
+  std::set<std::string> listed(trail.names.begin(), trail.names.end());
 
   // Real names from the Zeek log: resolved ones by popularity, and NXDOMAIN noise.
   std::map<std::string, uint64_t> ok, nx;

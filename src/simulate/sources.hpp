@@ -29,6 +29,16 @@ struct RealData {
 // listed domain, are dropped from the benign lists). Throws on missing files.
 RealData load_real_data(const std::string& shared_dir);
 
+// What the simulation needs from a Maltrail trail: its names, and the C&C
+// (the newest reference section listing both a name and an address:port).
+struct TrailInfo {
+  std::vector<std::string> names;  // sorted, unique
+  std::string c2_domain;           // empty when no section fits
+  IpAddr c2_addr;
+  uint16_t c2_port = 0;
+};
+TrailInfo scan_trail(const std::string& text);
+
 // Lines of the trail kept for the demo's feed: its copyright header and the
 // last `tail_lines` lines (the newest entries).
 std::string trail_cut(const std::string& trail, size_t tail_lines);
