@@ -61,6 +61,16 @@ std::vector<Prefix> pool_v6(const Prefix& p) {
   return out;
 }
 
+// Removes and returns a random element (order of the rest is not kept).
+template <typename T>
+T take_random(std::vector<T>& v, Rng& r) {
+  size_t k = r.below(v.size());
+  T x = v[k];
+  v[k] = v.back();
+  v.pop_back();
+  return x;
+}
+
 Prefix must_prefix(const char* s) {
   auto p = Prefix::parse(s);
   if (!p) throw std::logic_error(std::string("bad prefix in the address plan: ") + s);
@@ -228,17 +238,9 @@ Isp build_isp(const IspConfig& cfg) {
       ss.v4 = s.static_addr;
     } else {
       if (pool.free4.empty()) throw std::runtime_error("address pool exhausted: too many subscribers");
-      size_t k = ra.below(pool.free4.size());
-      ss.v4 = pool.free4[k];
-      pool.free4[k] = pool.free4.back();
-      pool.free4.pop_back();
+      ss.v4 = take_random(pool.free4, ra);
     }
-    if (s.ipv6 && !pool.free6.empty()) {
-      size_t k = ra.below(pool.free6.size());
-      ss.v6 = pool.free6[k];
-      pool.free6[k] = pool.free6.back();
-      pool.free6.pop_back();
-    }
+    if (s.ipv6 && !pool.free6.empty()) ss.v6 = take_random(pool.free6, ra);
     ss.out_rate = static_cast<uint64_t>(ra.range(2000, 40000));
     ss.in_rate = ss.out_rate * static_cast<uint64_t>(ra.range(8, 30)) / 100;
     busy.push_back(isp.sessions.size());
