@@ -71,6 +71,7 @@ void register_intel(CLI::App& app);
 void register_dns(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_dga(CLI::App& app);  // dga.cpp
+void register_audit(CLI::App& app);  // audit.cpp (privacy)
 void register_simulate(CLI::App& app);  // simulate.cpp
 
 }  // namespace omamori::cli
