@@ -80,5 +80,6 @@ void register_who(CLI::App& app);     // who.cpp (attribution)
 void register_cases_ingest(CLI::App& app);  // cases_ingest.cpp (after register_cases)
 void register_demo(CLI::App& app);          // demo.cpp
 void register_retention(CLI::App& app);  // retention.cpp (privacy)
+void register_simulate(CLI::App& app);  // simulate.cpp
 
 }  // namespace omamori::cli

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   register_cases_ingest(app);
   register_demo(app);
   register_retention(app);
+  register_simulate(app);
 
   try {
     app.parse(argc, argv);
