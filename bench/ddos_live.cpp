@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench_util.hpp"
 #include "detect/ddos/ddos.hpp"
 #include "ingest/collector/collector.hpp"
 
@@ -40,13 +41,7 @@ int main(int argc, char** argv) {
   g.host = ddos::Thresholds{0, 0, 0};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto val = [&] { return bench::arg_value(argc, argv, i); };
     if (a == "--listen") cc.listen.push_back(val());
     else if (a == "--protect") {
       auto p = Prefix::parse(val());

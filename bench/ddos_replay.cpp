@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "flow/record.hpp"
 #include "ingest/meter/meter.hpp"
 #include "ingest/pcap/pcap_file.hpp"
@@ -47,18 +48,9 @@ class Collect final : public FlowSink {
   void on_flow(const FlowRecord& r) override { out.push_back({now, r}); }
 };
 
-void put16(std::vector<uint8_t>& v, uint32_t x) {
-  v.push_back(static_cast<uint8_t>(x >> 8));
-  v.push_back(static_cast<uint8_t>(x));
-}
-void put32(std::vector<uint8_t>& v, uint32_t x) {
-  put16(v, x >> 16);
-  put16(v, x);
-}
-void set16(std::vector<uint8_t>& v, size_t off, uint32_t x) {
-  v[off] = static_cast<uint8_t>(x >> 8);
-  v[off + 1] = static_cast<uint8_t>(x);
-}
+using bench::put16;
+using bench::put32;
+using bench::set16;
 
 // Template 256: src, dst, sport, dport, proto, tcp flags, packets, bytes, first, last (30 bytes).
 constexpr uint16_t kFields[][2] = {{8, 4}, {12, 4}, {7, 2}, {11, 2}, {4, 1}, {6, 1}, {2, 4}, {1, 4}, {22, 4}, {21, 4}};
@@ -168,13 +160,7 @@ int main(int argc, char** argv) {
   std::vector<sockaddr_in> dsts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto val = [&] { return bench::arg_value(argc, argv, i); };
     if (a == "--active") active = std::atof(val().c_str());
     else if (a == "--inactive") inactive = std::atof(val().c_str());
     else if (a == "--speed") speed = std::atof(val().c_str());

@@ -14,16 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "detect/dga/model.hpp"
 
 using namespace omamori;
 
 namespace {
-double cpu() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 bool read_names(const std::string& path, std::vector<std::string>& out) {
   std::ifstream in(path);
   if (!in) return false;
@@ -85,12 +81,12 @@ int main(int argc, char** argv) {
     flagged += r.dga;
   }
   uint64_t scored = 0;
-  double t0 = cpu(), secs = 0;
+  double t0 = bench::thread_cpu(), secs = 0;
   size_t sink = 0;
   while (secs < seconds) {
     for (const auto& n : names) sink += sc.score(n).dga;
     scored += names.size();
-    secs = cpu() - t0;
+    secs = bench::thread_cpu() - t0;
   }
   std::printf("names=%zu scored=%llu cpu_s=%.2f names_per_s=%.0f digest=%016llx flagged=%zu (%zu)\n", names.size(),
               static_cast<unsigned long long>(scored), secs, static_cast<double>(scored) / secs,

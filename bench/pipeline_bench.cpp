@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "analyze/pipeline.hpp"
+#include "bench_util.hpp"
 #include "intel/indicator.hpp"
 #include "intel/match.hpp"
 
@@ -33,11 +34,6 @@ using namespace omamori;
 
 namespace {
 
-double thread_cpu() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 double wall() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -278,13 +274,8 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto val = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    std::string v;
+    auto val = [&] { return (v = bench::arg_value(argc, argv, i)).c_str(); };
     if (a == "--hosts") o.hosts = static_cast<uint32_t>(std::strtoul(val(), nullptr, 10));
     else if (a == "--flows") o.flows = std::strtoull(val(), nullptr, 10);
     else if (a == "--dns-per-flow") o.dns_per_flow = std::strtod(val(), nullptr);
@@ -331,7 +322,7 @@ int main(int argc, char** argv) {
   double dns_acc = 0;
   DnsEvent ev;
   while (nflows < o.flows) {
-    double g0 = thread_cpu();
+    double g0 = bench::thread_cpu();
     size_t nf = 0;
     while (nf < kBatch && nflows + nf < o.flows) {
       TimeMs t = t0 + static_cast<TimeMs>(span_ms * static_cast<double>(nflows + nf) / static_cast<double>(o.flows));
@@ -346,9 +337,9 @@ int main(int argc, char** argv) {
         dns_acc -= 1;
       }
     }
-    double g1 = thread_cpu();
+    double g1 = bench::thread_cpu();
     for (size_t i = 0; i < nf; ++i) pipe->on_flow(flows[i]);
-    double g2 = thread_cpu();
+    double g2 = bench::thread_cpu();
     for (size_t i = 0; i < nd; ++i) {
       const DnsSpec& d = dns[i];
       ev.clear();
@@ -366,7 +357,7 @@ int main(int argc, char** argv) {
       if (d.rcode == 0) ev.add_address(dnstype::A, 300, server(d.client % kServers));
       pipe->on_dns(ev);
     }
-    double g3 = thread_cpu();
+    double g3 = bench::thread_cpu();
     gen_cpu += g1 - g0;
     flow_cpu += g2 - g1;
     dns_cpu += g3 - g2;
@@ -378,9 +369,9 @@ int main(int argc, char** argv) {
   const auto& ddos = pipe->ddos();
   size_t ddos_before_finish = ddos.entities(), scan_before_finish = pipe->scan().hosts();
   size_t scan_state = pipe->scan().memory_bytes();  // finish() closes and clears the scan windows
-  double f0 = thread_cpu();
+  double f0 = bench::thread_cpu();
   pipe->finish();
-  double fin_cpu = thread_cpu() - f0;
+  double fin_cpu = bench::thread_cpu() - f0;
 
   // Did it see what was planted?
   size_t scan_found = 0, dga_found = 0, nx_found = 0, rep_found = 0, ddos_in = 0, ddos_out = 0, c2_found = 0;

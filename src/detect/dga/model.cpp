@@ -211,15 +211,8 @@ double Model::tld_log_odds(std::string_view suffix) const {
 
 void Model::features(std::string_view label, std::string_view suffix, Features& f) const {
   f.fill(0);
-  uint8_t syms[256];
+  uint8_t syms[256] = {};
   size_t n = std::min<size_t>(label.size(), 253);
-  // Symbols first, so that the table probes of both n-gram models and the
-  // hashed weights are in flight while the character statistics are computed.
-  for (size_t i = 0; i < n; ++i) syms[i] = symbol_of(label[i]);
-  benign_.prefetch(syms, n);
-  dga_.prefetch(syms, n);
-  uint32_t buckets[HashedNgramLr::kMaxBuckets];
-  size_t nb = hlr_.buckets(syms, n, tld_key(suffix), buckets);
   uint32_t counts[kSymbols] = {};
   int digits = 0, vowels = 0, letters = 0, hyphens = 0, cons_run = 0, max_cons = 0, dig_run = 0, max_dig = 0;
   int alternations = 0, distinct = 0;
@@ -227,7 +220,9 @@ void Model::features(std::string_view label, std::string_view suffix, Features& 
   int prev_kind = 0;  // 1 letter, 2 digit
   for (size_t i = 0; i < n; ++i) {
     char c = label[i];
-    if (counts[syms[i]]++ == 0) ++distinct;
+    uint8_t s = symbol_of(c);
+    syms[i] = s;
+    if (counts[s]++ == 0) ++distinct;
     int kind = 0;
     if (c >= '0' && c <= '9') {
       ++digits;
@@ -252,6 +247,10 @@ void Model::features(std::string_view label, std::string_view suffix, Features& 
     if (kind && prev_kind && kind != prev_kind) ++alternations;
     if (kind) prev_kind = kind;
   }
+  uint32_t buckets[HashedNgramLr::kMaxBuckets];
+  size_t nb = hlr_.buckets(syms, n, tld_key(suffix), buckets);
+  benign_.prefetch(syms, n);
+  dga_.prefetch(syms, n);
   double lpb = benign_.logprob(syms, n) / kLogScale;
   double lpd = dga_.logprob(syms, n) / kLogScale;
   double dn = n ? static_cast<double>(n) : 1.0;
