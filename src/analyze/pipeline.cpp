@@ -41,7 +41,10 @@ void Pipeline::on_flow(const FlowRecord& r) {
   if (reputation_) reputation_->on_flow(r);
   ddos_.on_flow(r);
   scan_.on_flow(r);
-  if (cfg_.discover_c2 && (cfg_.subscribers.empty() || subscribers_.lookup(r.src)))
+  // C&C contacts are conversations: a TCP attempt nobody answered (SYN without
+  // ACK: scanning, SYN floods) is not one, and would fill the destination table.
+  bool unanswered = r.proto == 6 && (r.tcp_flags & (tcpflag::SYN | tcpflag::ACK)) == tcpflag::SYN;
+  if (cfg_.discover_c2 && !unanswered && (cfg_.subscribers.empty() || subscribers_.lookup(r.src)))
     c2_.add_flow(r.src, r.dst, r.dport, r.proto, r.start);
 }
 
@@ -59,7 +62,7 @@ void Pipeline::on_dns(const DnsEvent& ev) {
   if (ev.rcode == 3) {
     c2_.add_contact(ev.client, c2::DestKind::NxDomain, q, ev.time);
   } else if (ev.rcode == 0) {
-    std::string_view rd = registered_domain(q);
+    std::string_view rd = rd_cache_.get(q);
     c2_.add_contact(ev.client, c2::DestKind::Domain, rd.empty() ? q : rd, ev.time);
   }
 }
