@@ -269,6 +269,7 @@ int main(int argc, char** argv) {
       SessionStore st(path);
       Generator g3(cfg);
       auto wt = std::chrono::steady_clock::now();
+      double wc = thread_cpu();
       st.begin();
       for (size_t i = 0; i < cfg.sessions; ++i) {
         g3.make(i, r);
@@ -279,14 +280,17 @@ int main(int argc, char** argv) {
         }
       }
       st.commit();
-      fmt::print("store: wrote {} sessions in {:.1f} s ({:.0f} MB on disk)\n", cfg.sessions, seconds_since(wt),
-                 fs::file_size(path) / 1e6);
+      fmt::print("store: wrote {} sessions in {:.1f} s wall, {:.1f} s CPU ({:.0f} MB on disk)\n", cfg.sessions,
+                 seconds_since(wt), thread_cpu() - wc, fs::file_size(path) / 1e6);
+      std::fflush(stdout);
     }
     idx.reset();
     SessionStore st(path, true);
     auto lt = std::chrono::steady_clock::now();
+    double lc = thread_cpu();
     auto loaded = st.load_index({});
-    fmt::print("store: loaded {} sessions into a new index in {:.1f} s\n", loaded->sessions(), seconds_since(lt));
+    fmt::print("store: loaded {} sessions into a new index in {:.1f} s wall, {:.1f} s CPU\n", loaded->sessions(),
+               seconds_since(lt), thread_cpu() - lc);
   }
   return 0;
 }
