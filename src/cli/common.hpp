@@ -71,5 +71,6 @@ void register_intel(CLI::App& app);
 void register_dns(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_dga(CLI::App& app);  // dga.cpp
+void register_c2(CLI::App& app);   // c2.cpp
 
 }  // namespace omamori::cli

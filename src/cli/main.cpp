@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   register_dns(app);
   register_analyze(app);
   register_dga(app);
+  register_c2(app);
 
   try {
     app.parse(argc, argv);
