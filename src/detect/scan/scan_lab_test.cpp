@@ -2,8 +2,9 @@
 // scanning subscriber, three benign subscribers, a server network), the real
 // nmap doing a SYN scan of IoT ports over an empty (blackholed) /24 and three
 // live hosts running real services (python3 http.server, ncat, unbound),
-// while the benign subscribers browse, resolve names and open an ssh-like
-// connection. tcpdump on the router's subscriber-facing bridge captures it
+// while the benign subscribers browse, resolve names, open an ssh-like
+// connection, and one crawls a farm of 120 web servers (as many port-80
+// destinations as a scanner, but all answered). tcpdump on the router's subscriber-facing bridge captures it
 // all; `omamori analyze` on the capture must find the scanner and nothing
 // else, and the darknet finding when the blackholed /24 is configured as
 // darknet. Every address exists only inside the namespaces; none of them has
@@ -141,15 +142,18 @@ class Lab {
 };
 
 constexpr const char* kScanner = "10.77.0.10";
-const std::map<std::string, std::string> kBenign = {{"web", "10.77.0.21"}, {"ssh", "10.77.0.22"}, {"mixed", "10.77.0.23"}};
+const std::map<std::string, std::string> kBenign = {
+    {"web", "10.77.0.21"}, {"ssh", "10.77.0.22"}, {"mixed", "10.77.0.23"}, {"crawler", "10.77.0.24"}};
+constexpr int kWebFarm = 120;  // live web servers 198.18.2.1-120: the crawler visits them all
 constexpr const char* kDarknet = "198.19.5.0/24";  // routed to a blackhole on the router: nobody lives there
 constexpr const char* kIotPorts = "23,2323,22,7547,5555,37215,52869,80,8080,81,8291";
 
 // Builds the topology:
-//   scanner, web, ssh, mixed (10.77.0.0/24) --veth-- br0 [router] up0 --veth-- servers (198.18.1.0/24)
+//   scanner, web, ssh, mixed, crawler (10.77.0.0/24) --veth-- br0 [router] up0 --veth-- servers
+//   (198.18.1.0/24: three live hosts and a resolver; 198.18.2.0/24: a farm of 120 web servers)
 // The router forwards between them and blackholes 198.19.5.0/24.
 bool build(Lab& lab) {
-  for (const char* role : {"router", "servers", "scanner", "web", "ssh", "mixed"})
+  for (const char* role : {"router", "servers", "scanner", "web", "ssh", "mixed", "crawler"})
     if (!lab.add_namespace(role)) return false;
   const std::string r = lab.ns("router");
   bool ok = lab.run(fmt::format("ip -n {0} link add br0 type bridge && ip -n {0} link set br0 up && "
@@ -175,6 +179,12 @@ bool build(Lab& lab) {
                                  r, sv));
   for (const char* a : {"198.18.1.10", "198.18.1.11", "198.18.1.12", "198.18.1.53"})
     ok = ok && lab.run(fmt::format("ip -n {} addr add {}/24 dev eth0", sv, a));
+  {
+    std::ofstream batch(lab.file("webfarm.batch"));
+    for (int i = 1; i <= kWebFarm; ++i) batch << fmt::format("addr add 198.18.2.{}/24 dev eth0\n", i);
+  }
+  ok = ok && lab.run(fmt::format("ip -n {} -batch {}", sv, lab.file("webfarm.batch"))) &&
+       lab.run(fmt::format("ip -n {} addr add 198.18.2.254/24 dev up0", r));
   return ok && lab.run(fmt::format("ip -n {} route add 10.77.0.0/24 via 198.18.1.1", sv));
 }
 
@@ -271,6 +281,11 @@ TEST(ScanLab, NmapScannerFoundBenignSubscribersNot) {
   ASSERT_TRUE(lab.in("mixed", "dig +short +time=2 +tries=1 @198.18.1.53 files.lab.test"));
   ASSERT_TRUE(lab.in("mixed", "wget -q -T 5 -t 1 -O /dev/null http://198.18.1.12/index.html"));
   ASSERT_TRUE(lab.in("mixed", "curl -sf --max-time 5 -o /dev/null http://198.18.1.11:8080/"));
+  // A busy but benign host: completed web connections to 120 different servers
+  // (as many destinations on port 80 as a scanner, but every one answered).
+  ASSERT_TRUE(lab.in("crawler", fmt::format("sh -c \"curl -sf --max-time 60 'http://198.18.2.[1-{}]/index.html' "
+                                            ">/dev/null\"",
+                                            kWebFarm)));
   EXPECT_FALSE(sh(fmt::format("ip netns exec {} curl -s --max-time 2 -o /dev/null http://198.19.5.77/ >/dev/null 2>&1",
                               lab.ns("mixed"))) == 0);  // blackholed: no answer
 
@@ -313,5 +328,14 @@ TEST(ScanLab, NmapScannerFoundBenignSubscribersNot) {
 
   // The benign subscribers are in the capture (their traffic was seen, and judged clean).
   auto flows = omamori::test::run(std::string(OMAMORI_BINARY) + " flows meter --format csv " + lab.file("lab.pcap"));
-  for (const auto& [role, addr] : kBenign) EXPECT_NE(flows.find(addr), std::string::npos) << role;
+  std::map<std::string, size_t> seen;
+  std::set<std::string> crawled;
+  for (const auto& line : omamori::test::lines(flows)) {
+    auto col = omamori::test::split(line, ',');  // start,end,src,dst,sport,dport,proto,...
+    if (col.size() < 7) continue;
+    ++seen[col[2]];
+    if (col[2] == kBenign.at("crawler") && col[5] == "80" && col[3].rfind("198.18.2.", 0) == 0) crawled.insert(col[3]);
+  }
+  for (const auto& [role, addr] : kBenign) EXPECT_GT(seen[addr], 0u) << role;
+  EXPECT_EQ(crawled.size(), static_cast<size_t>(kWebFarm));  // as many destinations as a scan, yet not one
 }
