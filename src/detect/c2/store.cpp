@@ -1,17 +1,13 @@
 #include "detect/c2/store.hpp"
 
-#include <pwd.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
-#include "intel/normalize.hpp"
 
 namespace omamori::c2 {
 
@@ -58,14 +54,15 @@ CREATE TABLE c2_candidates(
 CREATE TABLE c2_observations(
   run INTEGER NOT NULL REFERENCES c2_runs(id),
   dest TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
   suspected_hosts INTEGER NOT NULL,
   hosts INTEGER NOT NULL,
   population INTEGER NOT NULL,
   suspected_population INTEGER NOT NULL,
   p_value REAL NOT NULL,
   q_value REAL NOT NULL,
-  first_seen INTEGER NOT NULL,
-  last_seen INTEGER NOT NULL,
+  enrichment REAL NOT NULL,
   PRIMARY KEY(run, dest)
 );
 CREATE TABLE c2_decisions(
@@ -193,33 +190,6 @@ StoredCandidate candidate_from(const Stmt& s) {
   return c;
 }
 
-// The address, port and protocol parts of a flow destination text
-// ("192.0.2.1:23/tcp", "[2001:db8::1]:443/tcp", "192.0.2.1/47").
-struct DestParts {
-  std::string_view addr, port, proto;
-};
-DestParts split_dest(std::string_view d) {
-  DestParts p;
-  std::string_view rest;
-  if (!d.empty() && d.front() == '[') {
-    size_t e = d.find(']');
-    if (e == std::string_view::npos) return p;
-    p.addr = d.substr(1, e - 1);
-    rest = d.substr(e + 1);
-  } else {
-    size_t e = d.find_first_of(":/");
-    p.addr = d.substr(0, e);
-    rest = e == std::string_view::npos ? std::string_view{} : d.substr(e);
-  }
-  if (!rest.empty() && rest.front() == ':') {
-    size_t sl = rest.find('/');
-    p.port = rest.substr(1, sl == std::string_view::npos ? std::string_view::npos : sl - 1);
-    rest = sl == std::string_view::npos ? std::string_view{} : rest.substr(sl);
-  }
-  if (!rest.empty() && rest.front() == '/') p.proto = rest.substr(1);
-  return p;
-}
-
 // Confidence of an analyst-confirmed destination unless given.
 constexpr int kConfirmedConfidence = 90;
 
@@ -238,41 +208,6 @@ std::optional<Status> parse_status(std::string_view s) {
   for (Status st : {Status::Open, Status::Confirmed, Status::Rejected})
     if (status_name(st) == s) return st;
   return std::nullopt;
-}
-
-std::optional<Target> parse_target(std::string_view text, std::string& err) {
-  intel::Classified c;
-  if (const char* why = intel::classify_indicator(text, c)) {
-    err = std::string(why) + ": '" + std::string(text) + "'";
-    return std::nullopt;
-  }
-  if (c.kind == intel::Kind::kCidr || c.kind == intel::Kind::kUrl) {
-    err = "give a domain, an address or an address:port, not a " + std::string(intel::kind_name(c.kind)) + ": '" +
-          std::string(text) + "'";
-    return std::nullopt;
-  }
-  return Target{c.kind, std::move(c.value)};
-}
-
-bool covers(const Target& t, std::string_view dest, DestKind kind) {
-  if (t.kind == intel::Kind::kDomain) {
-    if (kind == DestKind::AddrPort) return false;
-    return dest == t.value ||
-           (dest.size() > t.value.size() && dest.ends_with(t.value) && dest[dest.size() - t.value.size() - 1] == '.');
-  }
-  if (kind != DestKind::AddrPort) return false;
-  DestParts d = split_dest(dest);
-  if (t.kind == intel::Kind::kIpv4 || t.kind == intel::Kind::kIpv6) return d.addr == t.value;
-  DestParts w = split_dest(t.value);  // kAddrPort
-  return d.addr == w.addr && d.port == w.port && (w.proto.empty() || d.proto == w.proto);
-}
-
-std::string current_actor() {
-  if (const char* a = std::getenv("OMAMORI_ACTOR"); a && *a) return a;
-  struct passwd pw, *res = nullptr;
-  char buf[4096];
-  if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name) return res->pw_name;
-  return "uid:" + std::to_string(geteuid());
 }
 
 CandidateStore::CandidateStore(const std::string& path, double reopen_factor) : reopen_factor_(reopen_factor) {
@@ -358,50 +293,52 @@ RecordStats CandidateStore::record(const std::vector<Candidate>& cands, const Ru
       st.run = sqlite3_last_insert_rowid(db_);
     }
     Stmt get(db_, (std::string("SELECT ") + kCandidateColumns + " FROM c2_candidates WHERE dest = ?").c_str());
-    Stmt ins(db_,
-             "INSERT INTO c2_candidates(dest, kind, first_seen, last_seen, first_run, last_run, runs, "
-             "suspected_hosts, hosts, population, suspected_population, p_value, q_value, enrichment, "
-             "max_suspected_hosts, best_q, examples) VALUES(?1, ?2, ?3, ?4, ?5, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, "
-             "?12, ?6, ?11, ?13)");
-    Stmt upd(db_,
-             "UPDATE c2_candidates SET status = ?2, reopened = ?3, first_seen = ?4, last_seen = ?5, last_run = ?6, "
-             "runs = runs + 1, suspected_hosts = ?7, hosts = ?8, population = ?9, suspected_population = ?10, "
-             "p_value = ?11, q_value = ?12, enrichment = ?13, max_suspected_hosts = ?14, best_q = ?15, "
-             "examples = ?16 WHERE dest = ?1");
+    // New candidates are inserted; known ones get the merged evidence (their
+    // first run and the decision columns stay).
+    Stmt put(db_,
+             "INSERT INTO c2_candidates(dest, kind, status, reopened, first_seen, last_seen, first_run, last_run, "
+             "runs, max_suspected_hosts, best_q, examples, suspected_hosts, hosts, population, "
+             "suspected_population, p_value, q_value, enrichment) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, "
+             "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT(dest) DO UPDATE SET status = excluded.status, "
+             "reopened = excluded.reopened, first_seen = excluded.first_seen, last_seen = excluded.last_seen, "
+             "last_run = excluded.last_run, runs = excluded.runs, max_suspected_hosts = excluded.max_suspected_hosts, "
+             "best_q = excluded.best_q, examples = excluded.examples, suspected_hosts = excluded.suspected_hosts, "
+             "hosts = excluded.hosts, population = excluded.population, "
+             "suspected_population = excluded.suspected_population, p_value = excluded.p_value, "
+             "q_value = excluded.q_value, enrichment = excluded.enrichment");
     Stmt obs(db_,
-             "INSERT OR REPLACE INTO c2_observations(run, dest, suspected_hosts, hosts, population, "
-             "suspected_population, p_value, q_value, first_seen, last_seen) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+             "INSERT OR REPLACE INTO c2_observations(run, dest, first_seen, last_seen, suspected_hosts, hosts, "
+             "population, suspected_population, p_value, q_value, enrichment) "
+             "VALUES(?1, ?2, ?3, ?4, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
+    // The run's evidence, parameters 12-18 of both statements.
+    auto evidence = [](Stmt& s, const Candidate& c) -> Stmt& {
+      return s.bind(12, int64_t{c.suspected_hosts})
+          .bind(13, int64_t{c.hosts})
+          .bind(14, int64_t{c.population})
+          .bind(15, int64_t{c.suspected_population})
+          .bindf(16, c.p_value)
+          .bindf(17, c.q_value)
+          .bindf(18, c.enrichment);
+    };
     for (const auto& c : cands) {
       std::vector<std::string> ex;
       for (const auto& h : c.example_hosts) ex.push_back(h.str());
       get.bind(1, c.dest);
-      std::optional<StoredCandidate> old;
-      if (get.step()) old = candidate_from(get);
-      get.reset();
-      if (!old) {
-        ins.bind(1, c.dest)
-            .bind(2, dest_kind_name(c.kind))
-            .bind(3, c.first)
-            .bind(4, c.last)
-            .bind(5, at)
-            .bind(6, int64_t{c.suspected_hosts})
-            .bind(7, int64_t{c.hosts})
-            .bind(8, int64_t{c.population})
-            .bind(9, int64_t{c.suspected_population})
-            .bindf(10, c.p_value)
-            .bindf(11, c.q_value)
-            .bindf(12, c.enrichment)
-            .bind(13, strings_json(ex))
-            .run();
-        ++st.added;
-      } else {
-        Status status = old->status;
-        bool reopened = old->reopened;
-        if (status == Status::Rejected) {
-          double need = reopen_factor_ * std::max<uint32_t>(old->decided_evidence, 1);
+      StoredCandidate m;  // the merged record
+      m.first_seen = c.first;
+      m.last_seen = c.last;
+      m.first_run = at;
+      m.max_suspected_hosts = c.suspected_hosts;
+      m.best_q = c.q_value;
+      if (get.step()) {
+        StoredCandidate old = candidate_from(get);
+        m.status = old.status;
+        m.reopened = old.reopened;
+        if (m.status == Status::Rejected) {
+          double need = reopen_factor_ * std::max<uint32_t>(old.decided_evidence, 1);
           if (static_cast<double>(c.suspected_hosts) >= need) {
-            status = Status::Open;
-            reopened = true;
+            m.status = Status::Open;
+            m.reopened = true;
             ++st.reopened;
           } else {
             ++st.suppressed;
@@ -409,38 +346,33 @@ RecordStats CandidateStore::record(const std::vector<Candidate>& cands, const Ru
         } else {
           ++st.updated;
         }
+        m.first_seen = std::min(old.first_seen, c.first);
+        m.last_seen = std::max(old.last_seen, c.last);
+        m.first_run = old.first_run;
+        m.runs = old.runs;
+        m.max_suspected_hosts = std::max(old.max_suspected_hosts, c.suspected_hosts);
+        m.best_q = std::min(old.best_q, c.q_value);
         // Examples: the newest first, then older ones, at most 10.
-        for (const auto& e : old->example_hosts)
+        for (const auto& e : old.example_hosts)
           if (ex.size() < 10 && std::find(ex.begin(), ex.end(), e) == ex.end()) ex.push_back(e);
-        upd.bind(1, c.dest)
-            .bind(2, status_name(status))
-            .bind(3, int64_t{reopened})
-            .bind(4, std::min(old->first_seen, c.first))
-            .bind(5, std::max(old->last_seen, c.last))
-            .bind(6, at)
-            .bind(7, int64_t{c.suspected_hosts})
-            .bind(8, int64_t{c.hosts})
-            .bind(9, int64_t{c.population})
-            .bind(10, int64_t{c.suspected_population})
-            .bindf(11, c.p_value)
-            .bindf(12, c.q_value)
-            .bindf(13, c.enrichment)
-            .bind(14, int64_t{std::max(old->max_suspected_hosts, c.suspected_hosts)})
-            .bindf(15, std::min(old->best_q, c.q_value))
-            .bind(16, strings_json(ex))
-            .run();
+      } else {
+        ++st.added;
       }
-      obs.bind(1, st.run)
-          .bind(2, c.dest)
-          .bind(3, int64_t{c.suspected_hosts})
-          .bind(4, int64_t{c.hosts})
-          .bind(5, int64_t{c.population})
-          .bind(6, int64_t{c.suspected_population})
-          .bindf(7, c.p_value)
-          .bindf(8, c.q_value)
-          .bind(9, c.first)
-          .bind(10, c.last)
-          .run();
+      get.reset();
+      put.bind(1, c.dest)
+          .bind(2, dest_kind_name(c.kind))
+          .bind(3, status_name(m.status))
+          .bind(4, int64_t{m.reopened})
+          .bind(5, m.first_seen)
+          .bind(6, m.last_seen)
+          .bind(7, m.first_run)
+          .bind(8, int64_t{m.runs} + 1)
+          .bind(9, int64_t{m.max_suspected_hosts})
+          .bindf(10, m.best_q)
+          .bind(11, strings_json(ex));
+      evidence(put, c).run();
+      obs.bind(1, st.run).bind(2, c.dest).bind(3, c.first).bind(4, c.last);
+      evidence(obs, c).run();
     }
     exec("COMMIT");
   } catch (...) {

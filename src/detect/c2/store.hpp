@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "detect/c2/discovery.hpp"
+#include "detect/c2/target.hpp"
 #include "intel/indicator.hpp"
 #include "intel/store_sqlite.hpp"
 
@@ -93,19 +94,6 @@ struct ListQuery {
   size_t limit = 0;                              // 0: all
 };
 
-// What the analyst names in confirm/reject: a domain, an address, or an
-// address:port (optionally /tcp or /udp); normalised as intel indicators are.
-struct Target {
-  intel::Kind kind = intel::Kind::kDomain;
-  std::string value;
-};
-// Returns nullopt and sets err when text is none of those.
-std::optional<Target> parse_target(std::string_view text, std::string& err);
-// True if a recorded candidate's destination is covered by the target: the
-// same destination; an address covers its address:port candidates; an
-// address:port without protocol covers both; a domain covers names below it.
-bool covers(const Target& t, std::string_view candidate_dest, DestKind kind);
-
 struct DecideOptions {
   std::string actor, reason;
   TimeMs now = 0;
@@ -148,8 +136,5 @@ class CandidateStore {
 // Replaces the intel store's feed "local-discovery" with the confirmed
 // destinations (category c2), so that the reputation detector matches them.
 intel::ImportStats publish(CandidateStore& store, intel::IntelDb& intel, TimeMs now);
-
-// Who is acting: $OMAMORI_ACTOR if set, else the OS user name, else "uid:N".
-std::string current_actor();
 
 }  // namespace omamori::c2

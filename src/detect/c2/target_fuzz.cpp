@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "detect/c2/store.hpp"
+#include "detect/c2/target.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
