@@ -72,5 +72,6 @@ void register_dns(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_dga(CLI::App& app);  // dga.cpp
 void register_c2(CLI::App& app);   // c2.cpp
+void register_audit(CLI::App& app);  // audit.cpp (privacy)
 
 }  // namespace omamori::cli

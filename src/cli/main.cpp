@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   register_analyze(app);
   register_dga(app);
   register_c2(app);
+  register_audit(app);
 
   try {
     app.parse(argc, argv);
