@@ -11,6 +11,7 @@
 #include "analyze/pipeline.hpp"
 #include "cli/common.hpp"
 #include "detect/c2/store.hpp"
+#include "privacy/roles.hpp"
 #include "ingest/dns/reader.hpp"
 #include "ingest/flow_decoder.hpp"
 #include "ingest/pcap/pcap_file.hpp"
@@ -161,7 +162,7 @@ std::vector<Finding> record_candidates(const Pipeline& p, const AnalyzeOptions& 
     c2::CandidateStore store(o.c2_db);
     c2::RunInfo run;
     run.at = now_ms();
-    run.actor = c2::current_actor();
+    run.actor = privacy::current_actor();
     std::vector<std::string> inputs;
     for (const auto* v : {&o.pcaps, &o.flow_files, &o.dns_files})
       for (const auto& f : *v) inputs.push_back(std::filesystem::path(f).filename().string());

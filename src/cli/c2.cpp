@@ -11,6 +11,7 @@
 
 #include "cli/common.hpp"
 #include "detect/c2/store.hpp"
+#include "privacy/roles.hpp"
 #include "intel/store_sqlite.hpp"
 
 namespace omamori::cli {
@@ -121,10 +122,12 @@ void cmd_decide(const C2Options& o, c2::Status decision) {
   std::string err;
   auto t = c2::parse_target(o.target, err);
   if (!t) throw CommandError(kUsage, err);
-  if (o.reason.empty()) throw CommandError(kUsage, "--reason must say why");
+  if (o.reason.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw CommandError(kUsage, "--reason must say why");
+  if (o.ttl_days < 0) throw CommandError(kUsage, "--ttl-days must not be negative");
   if (o.confidence > 100) throw CommandError(kUsage, "--confidence must be 0-100");
   c2::DecideOptions d;
-  d.actor = c2::current_actor();
+  d.actor = privacy::current_actor();
   d.reason = o.reason;
   d.now = now_ms();
   d.confidence = o.confidence;

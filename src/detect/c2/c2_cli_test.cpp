@@ -256,6 +256,8 @@ TEST(C2Cli, CandidatesConfirmRejectAndReputationAfterwards) {
   EXPECT_EQ(r.code, 2) << r.err;
   r = cli("c2 confirm 203.0.113.77:6667/tcp --db " + db);
   EXPECT_EQ(r.code, 2) << r.err;  // --reason is required
+  r = cli("c2 reject 203.0.113.77:6667/tcp --reason '  ' --db " + db);
+  EXPECT_EQ(r.code, 2) << r.err;  // ... and must say something
 
   // 4. Confirm one, reject the other; who and when are kept.
   r = cli("c2 confirm 203.0.113.77:6667/tcp --reason 'sandboxed sample phones home here' --db " + db,

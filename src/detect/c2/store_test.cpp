@@ -244,12 +244,3 @@ TEST(C2Store, RejectedNotProposedAgainUnlessEvidenceDoubles) {
   EXPECT_EQ(inds[0].value, "partner-report.example");
   EXPECT_EQ(inds[0].first_seen, 7);
 }
-
-TEST(C2Store, ActorFromEnvironmentOrOsUser) {
-  setenv("OMAMORI_ACTOR", "analyst-7", 1);
-  EXPECT_EQ(current_actor(), "analyst-7");
-  unsetenv("OMAMORI_ACTOR");
-  std::string u = current_actor();
-  EXPECT_FALSE(u.empty());
-  EXPECT_NE(u, "analyst-7");
-}

@@ -1,10 +1,5 @@
 #include "detect/c2/target.hpp"
 
-#include <pwd.h>
-#include <unistd.h>
-
-#include <cstdlib>
-
 #include "intel/normalize.hpp"
 
 namespace omamori::c2 {
@@ -66,14 +61,6 @@ bool covers(const Target& t, std::string_view dest, DestKind kind) {
   if (t.kind == intel::Kind::kIpv4 || t.kind == intel::Kind::kIpv6) return d.addr == t.value;
   DestParts w = split_dest(t.value);  // kAddrPort
   return d.addr == w.addr && d.port == w.port && (w.proto.empty() || d.proto == w.proto);
-}
-
-std::string current_actor() {
-  if (const char* a = std::getenv("OMAMORI_ACTOR"); a && *a) return a;
-  struct passwd pw, *res = nullptr;
-  char buf[4096];
-  if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name) return res->pw_name;
-  return "uid:" + std::to_string(geteuid());
 }
 
 }  // namespace omamori::c2

@@ -1,5 +1,5 @@
-// What an analyst names when deciding about C&C candidates, which recorded
-// candidates that covers, and who the analyst is.
+// What an analyst names when deciding about C&C candidates, and which
+// recorded candidates that covers.
 #pragma once
 
 #include <optional>
@@ -23,8 +23,5 @@ std::optional<Target> parse_target(std::string_view text, std::string& err);
 // same destination; an address covers its address:port candidates; an
 // address:port without protocol covers both; a domain covers names below it.
 bool covers(const Target& t, std::string_view candidate_dest, DestKind kind);
-
-// Who is acting: $OMAMORI_ACTOR if set, else the OS user name, else "uid:N".
-std::string current_actor();
 
 }  // namespace omamori::c2
