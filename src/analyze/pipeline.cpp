@@ -26,7 +26,15 @@ Pipeline::Pipeline(PipelineConfig cfg, std::shared_ptr<const intel::IntelSnapsho
       scan_(with_subscribers(cfg_.scan, cfg_.subscribers)),
       c2_(cfg_.c2),
       meter_(cfg_.meter, *this) {
-  if (intel_) reputation_.emplace(with_subscribers(cfg_.reputation, cfg_.subscribers), intel_);
+  if (intel_) {
+    reputation_.emplace(with_subscribers(cfg_.reputation, cfg_.subscribers), intel_);
+    // Listed or allowlisted destinations are explained: not C&C candidates.
+    c2_.set_known([snap = intel_](c2::DestKind kind, const IpAddr& a, uint16_t port, uint8_t proto,
+                                  std::string_view name) {
+      if (kind == c2::DestKind::AddrPort) return snap->match_addr_port(a, port, proto) || snap->allowed_addr(a);
+      return snap->match_domain(name) || snap->allowed_domain(name);
+    });
+  }
   if (cfg_.detect_dga) {
     std::string err;
     if (const dga::Model* m = dga::Model::builtin(err)) nxdomain_ = std::make_unique<dga::NxDetector>(*m, cfg_.nxdomain);

@@ -53,6 +53,7 @@ class Pipeline final : public FlowSink, public DnsSink {
   const std::vector<Finding>& findings() const { return findings_; }
   const std::vector<HostVerdict>& verdicts() const { return verdicts_; }
   const std::vector<c2::Candidate>& candidates() const { return candidates_; }
+  const c2::Discovery& discovery() const { return c2_; }
   const ddos::Detector& ddos() const { return ddos_; }
   const scan::Detector& scan() const { return scan_; }
   const dga::NxDetector* nxdomain() const { return nxdomain_.get(); }

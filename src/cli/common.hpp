@@ -73,6 +73,7 @@ void register_analyze(CLI::App& app);
 void register_dga(CLI::App& app);  // dga.cpp
 void register_cases(CLI::App& app);        // cases.cpp
 void register_subscribers(CLI::App& app);  // subscribers.cpp
+void register_c2(CLI::App& app);   // c2.cpp
 void register_audit(CLI::App& app);  // audit.cpp (privacy)
 void register_notify(CLI::App& app);  // notify.cpp
 void register_radius(CLI::App& app);  // radius.cpp

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   register_dga(app);
   register_cases(app);
   register_subscribers(app);
+  register_c2(app);
   register_audit(app);
   register_notify(app);
   register_radius(app);
