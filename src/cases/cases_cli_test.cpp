@@ -33,7 +33,12 @@ Out omamori_cmd(const std::string& args, const std::string& env = "") {
 class CasesCli : public CasesTest {};
 
 TEST_P(CasesCli, ImportListShowMoveAndDryRun) {
-  std::string db = " --db '" + url_ + "'";
+  auto state = std::filesystem::temp_directory_path() /
+               ("omamori-cases-cli-" + std::to_string(getpid()) + "-" + engine_name({GetParam(), 0}));
+  std::filesystem::remove_all(state);
+  std::filesystem::create_directories(state);
+  std::ofstream(state / "roles.toml") << "[roles]\nana = [\"analyst\"]\n";
+  std::string db = " --db '" + url_ + "' --state-dir " + state.string();
   // Import: counts, rejects with line numbers, exit code 3.
   auto imp = omamori_cmd("subscribers import" + db + " " OMAMORI_TESTDATA "/subscribers.csv");
   EXPECT_EQ(imp.status, 3) << imp.out;
@@ -52,6 +57,13 @@ TEST_P(CasesCli, ImportListShowMoveAndDryRun) {
   ASSERT_EQ(lines.size(), 2u) << list.out;
   auto first = nlohmann::json::parse(lines[0]);
   EXPECT_EQ(first["id"], alice);
+  // Analysts see pseudonyms, never the subscriber id.
+  EXPECT_TRUE(first["subscriber"].get<std::string>().starts_with("sub-")) << first;
+  EXPECT_EQ(list.out.find("alice"), std::string::npos);
+  // Nobody without a role sees anything (root holds every role by default).
+  auto denied = omamori_cmd("cases list" + db, "OMAMORI_ACTOR=eve");
+  EXPECT_EQ(denied.status, 1);
+  EXPECT_NE(denied.out.find("access denied"), std::string::npos) << denied.out;
   EXPECT_EQ(first["severity"], "high");
   EXPECT_EQ(first["state"], "detected");
 
@@ -68,11 +80,15 @@ TEST_P(CasesCli, ImportListShowMoveAndDryRun) {
   EXPECT_EQ(w["indicators"][0], "reputation-dns cnc.example.net");
   EXPECT_TRUE(detail(alice).deliveries.empty());  // nothing recorded
 
-  // No channel in this build: a usage error, nothing recorded.
+  // Sending needs a stated reason; and there is no channel in this build yet.
   EXPECT_EQ(omamori_cmd("cases notify" + db).status, 2);
+  EXPECT_EQ(omamori_cmd("cases notify --reason 'weekly run'" + db).status, 2);
+  // An analyst may not send warnings.
+  EXPECT_EQ(omamori_cmd("cases notify --reason x" + db, "OMAMORI_ACTOR=ana").status, 1);
 
   EXPECT_EQ(omamori_cmd("cases ack " + std::to_string(alice) + db).status, 1);  // not notified yet
-  auto res = omamori_cmd("cases resolve " + std::to_string(alice) + " --note 'reset by phone' --actor ana" + db);
+  auto res = omamori_cmd("cases resolve " + std::to_string(alice) + " --note 'reset by phone'" + db,
+                         "OMAMORI_ACTOR=ana");
   ASSERT_EQ(res.status, 0) << res.out;
   EXPECT_NE(res.out.find("resolved"), std::string::npos);
   auto show = omamori_cmd("cases show --json " + std::to_string(alice) + db);
@@ -95,6 +111,13 @@ TEST_P(CasesCli, ImportListShowMoveAndDryRun) {
   EXPECT_EQ(sj["manual_queue"], 1);
   EXPECT_EQ(sj["by_state"]["resolved"], 1);
   EXPECT_EQ(sj["unattributed"], 1);
+
+  // The import and the denials are in the audit trail.
+  std::ifstream log(state / "audit.log");
+  std::string audit((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(audit.find("subscribers.import"), std::string::npos) << audit;
+  EXPECT_NE(audit.find("access.denied"), std::string::npos) << audit;
+  std::filesystem::remove_all(state);
 }
 
 TEST_P(CasesCli, StateDirDefaultAndBadUrl) {

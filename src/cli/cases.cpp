@@ -7,6 +7,7 @@
 #include "cli/store_options.hpp"
 #include "notify/channels.hpp"
 #include "notify/file_sender.hpp"
+#include "privacy/audit.hpp"
 
 namespace omamori::cli {
 
@@ -16,7 +17,7 @@ namespace {
 
 struct CasesOptions {
   StoreOptions store;
-  std::string state, queue, note, channel = "smtp", actor;
+  std::string state, queue, note, channel = "smtp", reason;
   std::string to_dir;          // --channel file
   CLI::App* root = nullptr;    // for the -c configuration file
   int64_t id = 0;
@@ -24,16 +25,7 @@ struct CasesOptions {
   bool json = false, open_only = false, dry_run = false;
 };
 
-std::string actor_of(const CasesOptions& o) {
-  if (!o.actor.empty()) return o.actor;
-  const char* u = std::getenv("USER");
-  return u && *u ? u : "cli";
-}
-
-// Analysts see pseudonymous subscriber ids only.
-PseudonymFn pseudonymiser(const CasesOptions&) {
-  return [](const std::string& id) { return id; };
-}
+using privacy::Permission;
 
 std::string t_or_dash(TimeMs t) { return t ? format_rfc3339(t) : "-"; }
 
@@ -58,14 +50,16 @@ nlohmann::json summary_json(const CaseSummary& c, const PseudonymFn& ps) {
           {"next_attempt_at", t_or_dash(c.next_attempt_at)}};
 }
 
-void cmd_list(const CasesOptions& o) {
+// Analysts see pseudonymous subscriber ids only (privacy::Pseudonymiser).
+void cmd_list(CasesOptions& o) {
+  o.store.authorize(Permission::kViewPseudonymous, "cases.list");
   Stores s = open_stores(o.store, true);
   ListFilter f;
   if (!o.state.empty()) f.state = parse_state(o.state);
   f.queue = o.queue;
   f.include_closed = !o.open_only;
   f.limit = o.limit;
-  auto ps = pseudonymiser(o);
+  auto ps = o.store.pseudonymiser();
   auto rows = s.cases->list(f);
   if (o.json) {
     for (const auto& c : rows) fmt::print("{}\n", summary_json(c, ps).dump());
@@ -79,11 +73,12 @@ void cmd_list(const CasesOptions& o) {
                c.warnings_sent, c.failed_attempts ? fmt::format("  ({} failed)", c.failed_attempts) : "");
 }
 
-void cmd_show(const CasesOptions& o) {
+void cmd_show(CasesOptions& o) {
+  o.store.authorize(Permission::kViewPseudonymous, "cases.show", std::to_string(o.id));
   Stores s = open_stores(o.store, true);
   auto d = s.cases->get(o.id);
   if (!d) throw CommandError(kFailure, "no case " + std::to_string(o.id));
-  auto ps = pseudonymiser(o);
+  auto ps = o.store.pseudonymiser();
   if (o.json) {
     nlohmann::json j = summary_json(d->summary, ps);
     auto& fs = j["evidence"] = nlohmann::json::array();
@@ -132,9 +127,10 @@ void cmd_show(const CasesOptions& o) {
                x.ok ? (x.message_id.empty() ? "" : " " + x.message_id) : ": " + x.error);
 }
 
-void cmd_move(const CasesOptions& o, const char* what) {
+void cmd_move(CasesOptions& o, const char* what) {
+  auto access = o.store.authorize(Permission::kManageCases, std::string("cases.") + what, std::to_string(o.id));
   Stores s = open_stores(o.store, true);
-  std::string actor = actor_of(o);
+  const std::string& actor = access.actor;
   try {
     std::string_view w = what;
     if (w == "ack")
@@ -169,11 +165,22 @@ std::unique_ptr<WarningSender> open_sender(const CasesOptions& o) {
   }
 }
 
-void cmd_notify(const CasesOptions& o) {
+void cmd_notify(CasesOptions& o) {
+  privacy::Access access;
+  if (o.dry_run) {
+    o.store.authorize(Permission::kViewPseudonymous, "cases.notify.dry-run");
+  } else {
+    try {
+      privacy::require_reason(o.reason, "sending warnings");
+    } catch (const std::invalid_argument& e) {
+      throw CommandError(kUsage, std::string(e.what()) + " (--reason)");
+    }
+    access = o.store.authorize(Permission::kSendWarning, privacy::kActionWarningSend);
+  }
   Stores s = open_stores(o.store, true);
-  auto ps = pseudonymiser(o);
   TimeMs now = now_ms();
   if (o.dry_run) {
+    auto ps = o.store.pseudonymiser();
     auto due = s.cases->due(now, ps);
     for (const auto& r : due) {
       if (o.json) {
@@ -192,16 +199,22 @@ void cmd_notify(const CasesOptions& o) {
     if (!o.json) fmt::print("{} warning(s) due (dry run: nothing sent)\n", due.size());
     return;
   }
+  auto ps = o.store.pseudonymiser();
   auto sender = open_sender(o);
   s.cases->close_expired(now);
-  auto rep = s.cases->notify(*sender, now, actor_of(o), ps);
-  for (const auto& e : rep.entries)
+  auto rep = s.cases->notify(*sender, now, access.actor, ps);
+  for (const auto& e : rep.entries) {
+    // Every attempt to reach a subscriber is in the audit trail.
+    o.store.audit(access, privacy::kActionWarningSend, e.pseudonym, o.reason,
+                  {{"case", e.case_id}, {"channel", e.channel}, {"ok", e.ok}, {"error", e.error}});
     fmt::print("case {} ({}): {} {}\n", e.case_id, e.pseudonym, e.channel, e.ok ? "sent" : "FAILED: " + e.error);
+  }
   fmt::print("{} due, {} sent, {} failed, {} in the manual queue\n", rep.due, rep.sent, rep.failed, rep.manual);
   if (rep.failed) exit_code() = kFailure;
 }
 
-void cmd_unattributed(const CasesOptions& o) {
+void cmd_unattributed(CasesOptions& o) {
+  o.store.authorize(Permission::kViewPseudonymous, "cases.unattributed");
   Stores s = open_stores(o.store, true);
   auto rows = s.cases->unattributed(o.limit);
   for (const auto& u : rows) {
@@ -217,7 +230,8 @@ void cmd_unattributed(const CasesOptions& o) {
   }
 }
 
-void cmd_stats(const CasesOptions& o) {
+void cmd_stats(CasesOptions& o) {
+  o.store.authorize(Permission::kViewPseudonymous, "cases.stats");
   Stores s = open_stores(o.store, true);
   auto st = s.cases->stats();
   if (o.json) {
@@ -245,7 +259,6 @@ void register_cases(CLI::App& app) {
   grp->require_subcommand(1);
   grp->fallthrough();
   o->store.add_to(grp, true);
-  grp->add_option("--actor", o->actor, "Name recorded in the case history (default: $USER)");
 
   auto* list = grp->add_subcommand("list", "List cases (highest severity first)");
   list->add_option("--state", o->state, "Only cases in this state")
@@ -277,6 +290,7 @@ void register_cases(CLI::App& app) {
       ->check(CLI::IsMember({"smtp", "webhook", "csv", "file"}))
       ->capture_default_str();
   notify->add_option("--to-dir", o->to_dir, "--channel file: render each warning into DIR (.txt and .eml); nothing is sent");
+  notify->add_option("--reason", o->reason, "Why these warnings are sent (required to send; recorded in the audit log)");
   notify->add_flag("--json", o->json, "Dry run: one JSON object per warning");
   notify->callback([o] { cmd_notify(*o); });
 

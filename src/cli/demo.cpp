@@ -146,7 +146,11 @@ void run_demo(const DemoOptions& o) {
   must({{"cases", "ingest", "--findings", out + "/findings.jsonl"}, "", ""}, state);
 
   fmt::print("\n== 5. warnings: rendered into files, nothing is sent\n");
-  must({{"cases", "notify", "--channel", "file", "--to-dir", out + "/warnings"}, "", ""}, state);
+  must({{"cases", "notify", "--channel", "file", "--to-dir", out + "/warnings", "--reason",
+         "demo: warn the infected subscribers of the simulated ISP"},
+        "",
+        ""},
+       state);
 
   fmt::print("\n== 6. cases (pseudonymous subscriber ids) and the manual queue\n");
   must({{"cases", "list"}, "", ""}, state);

@@ -68,7 +68,7 @@ TEST(EndToEnd, InfectedSubscribersGetJapaneseWarningsOthersOnlyTheManualQueue) {
   run("cd " + q(kDemo) + " && " + env + kBin + " -c omamori.toml analyze --format jsonl > " + q(t / "findings.jsonl"));
   auto ingest = nlohmann::json::parse(run(env + kBin + " cases ingest --json --findings " + q(t / "findings.jsonl")));
   EXPECT_GT(ingest["attributed"].get<int>(), 0) << ingest.dump();
-  run(env + kBin + " -c " + q(t / "omamori.toml") + " cases notify --channel smtp");
+  run(env + kBin + " -c " + q(t / "omamori.toml") + " cases notify --channel smtp --reason 'e2e: infected devices'");
 
   // Who should have been warned, from the ground truth.
   auto truth = nlohmann::json::parse(std::ifstream(kDemo / "truth.json"));
@@ -112,7 +112,7 @@ PY)");
   auto manual = lines(run(env + kBin + " cases list --queue manual --json"));
   EXPECT_EQ(manual.size(), withheld.size());
   // A second run sends nothing more (pacing).
-  run(env + kBin + " -c " + q(t / "omamori.toml") + " cases notify --channel smtp");
+  run(env + kBin + " -c " + q(t / "omamori.toml") + " cases notify --channel smtp --reason 'e2e: infected devices'");
   EXPECT_EQ(omamori::notify::test::wait_for_mail(mail, 0).size(), files.size());
   // Every step left a verifiable audit trail.
   run(env + kBin + " audit verify");

@@ -4,12 +4,13 @@
 #include <filesystem>
 
 #include "cli/common.hpp"
+#include "privacy/audit.hpp"
+#include "privacy/pseudonym.hpp"
 
 namespace omamori::cli {
 
 void StoreOptions::add_to(CLI::App* app, bool case_policy) {
-  app->add_option("--state-dir", state_dir,
-                  "State directory for the default SQLite database (env OMAMORI_STATE_DIR; default /var/lib/omamori)");
+  privacy.add_to(app);
   app->add_option("--db", db, "Database URL: sqlite:PATH or postgresql://user@host:port/dbname (default "
                               "sqlite:<state-dir>/omamori.db)");
   app->add_option("--directory-db", directory_db,
@@ -28,10 +29,10 @@ void StoreOptions::add_to(CLI::App* app, bool case_policy) {
 
 std::string StoreOptions::db_url() const {
   if (!db.empty()) return db;
-  std::string dir = state_dir;
+  std::string dir = privacy.state_dir;  // resolved by authorize()
   if (dir.empty()) {
     const char* env = std::getenv("OMAMORI_STATE_DIR");
-    dir = env && *env ? env : "/var/lib/omamori";
+    dir = env && *env ? env : privacy::Settings::kDefaultStateDir;
   }
   return "sqlite:" + (std::filesystem::path(dir) / "omamori.db").string();
 }
@@ -43,6 +44,39 @@ cases::Policy StoreOptions::policy() const {
   p.warn_interval = static_cast<TimeMs>(warn_interval_days * 86'400'000.0);
   p.reinfection_window = static_cast<TimeMs>(reinfection_days * 86'400'000.0);
   return p;
+}
+
+privacy::Access StoreOptions::authorize(privacy::Permission p, std::string_view action, std::string_view subject) {
+  try {
+    privacy.resolve();
+    return privacy::authorize(privacy, p, action, subject);
+  } catch (const privacy::AccessDenied& e) {
+    throw CommandError(kFailure, std::string("access denied: ") + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw CommandError(kUsage, e.what());
+  } catch (const std::runtime_error& e) {
+    throw CommandError(kFailure, e.what());
+  }
+}
+
+cases::PseudonymFn StoreOptions::pseudonymiser() const {
+  try {
+    auto ps = std::make_shared<privacy::Pseudonymiser>(privacy::Pseudonymiser::from_key_file(privacy.key_file));
+    return [ps](const std::string& id) { return ps->subscriber(id); };
+  } catch (const std::exception& e) {
+    throw CommandError(kFailure, e.what());
+  }
+}
+
+void StoreOptions::audit(const privacy::Access& a, std::string_view action, const std::string& subject,
+                         const std::string& reason, nlohmann::json detail) const {
+  try {
+    privacy::AuditLog(privacy.audit_log)
+        .append({a.actor, std::string(privacy::role_name(a.role)), std::string(action), subject, reason,
+                 std::move(detail)});
+  } catch (const std::exception& e) {
+    throw CommandError(kFailure, std::string("audit log: ") + e.what());
+  }
 }
 
 namespace {
