@@ -5,6 +5,8 @@
 
 #include "cli/common.hpp"
 #include "cli/store_options.hpp"
+#include "notify/channels.hpp"
+#include "notify/file_sender.hpp"
 #include "privacy/audit.hpp"
 
 namespace omamori::cli {
@@ -16,6 +18,8 @@ namespace {
 struct CasesOptions {
   StoreOptions store;
   std::string state, queue, note, channel = "smtp", reason;
+  std::string to_dir;          // --channel file
+  CLI::App* root = nullptr;    // for the -c configuration file
   int64_t id = 0;
   size_t limit = 0;
   bool json = false, open_only = false, dry_run = false;
@@ -143,8 +147,22 @@ void cmd_move(CasesOptions& o, const char* what) {
 }
 
 // The warning channels are wired by the notify component; none in this build yet.
+// The channel's sender, configured from the [notify] tables of -c FILE
+// (docs/notify.md); "file" renders into --to-dir and sends nothing.
 std::unique_ptr<WarningSender> open_sender(const CasesOptions& o) {
-  throw CommandError(kUsage, "warning channel '" + o.channel + "' is not available in this build (use --dry-run)");
+  std::string path;
+  if (auto* c = o.root ? o.root->get_config_ptr() : nullptr; c && c->count() > 0) path = c->as<std::string>();
+  try {
+    notify::NotifyConfig cfg = notify::load_notify_config(path);
+    notify::TemplateSet t = notify::templates_for(cfg);
+    if (o.channel == "file") {
+      if (o.to_dir.empty()) throw std::invalid_argument("--channel file needs --to-dir DIR");
+      return std::make_unique<notify::FileSender>(cfg, std::move(t), o.to_dir);
+    }
+    return notify::make_sender(o.channel, cfg, t);
+  } catch (const std::exception& e) {
+    throw CommandError(kUsage, fmt::format("cases notify: {}", e.what()));
+  }
 }
 
 void cmd_notify(CasesOptions& o) {
@@ -236,6 +254,7 @@ void cmd_stats(CasesOptions& o) {
 
 void register_cases(CLI::App& app) {
   auto o = std::make_shared<CasesOptions>();
+  o->root = &app;
   auto* grp = app.add_subcommand("cases", "Cases: infected subscribers, their evidence, warnings and follow-up");
   grp->require_subcommand(1);
   grp->fallthrough();
@@ -267,7 +286,10 @@ void register_cases(CLI::App& app) {
 
   auto* notify = grp->add_subcommand("notify", "Send the warnings that are due (paced, deduplicated)");
   notify->add_flag("--dry-run", o->dry_run, "Print what would be sent; send and record nothing");
-  notify->add_option("--channel", o->channel, "Warning channel")->capture_default_str();
+  notify->add_option("--channel", o->channel, "Warning channel: smtp, webhook, csv (settings: [notify] in -c FILE) or file")
+      ->check(CLI::IsMember({"smtp", "webhook", "csv", "file"}))
+      ->capture_default_str();
+  notify->add_option("--to-dir", o->to_dir, "--channel file: render each warning into DIR (.txt and .eml); nothing is sent");
   notify->add_option("--reason", o->reason, "Why these warnings are sent (required to send; recorded in the audit log)");
   notify->add_flag("--json", o->json, "Dry run: one JSON object per warning");
   notify->callback([o] { cmd_notify(*o); });
