@@ -80,7 +80,7 @@ TEST_P(CasesCli, ImportListShowMoveAndDryRun) {
   EXPECT_EQ(w["indicators"][0], "reputation-dns cnc.example.net");
   EXPECT_TRUE(detail(alice).deliveries.empty());  // nothing recorded
 
-  // Sending needs a stated reason; and there is no channel in this build yet.
+  // Sending needs a stated reason; smtp without [notify] settings is a usage error.
   EXPECT_EQ(omamori_cmd("cases notify" + db).status, 2);
   EXPECT_EQ(omamori_cmd("cases notify --reason 'weekly run'" + db).status, 2);
   // An analyst may not send warnings.
