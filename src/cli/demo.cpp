@@ -136,7 +136,7 @@ void run_demo(const DemoOptions& o) {
 
   fmt::print("\n== 3. traffic and DNS at the border + threat feed -> findings\n");
   must({{"-c", "omamori.toml", "analyze"}, data, out + "/analysis.txt"}, state);
-  must({{"-c", "omamori.toml", "analyze", "--format", "jsonl"}, data, out + "/findings.jsonl"}, state);
+  must({{"-c", "omamori.toml", "analyze", "--format", "jsonl", "--no-summary"}, data, out + "/findings.jsonl"}, state);
   {
     std::string a = slurp(out + "/analysis.txt");
     fmt::print("{}", a.size() > 6000 ? a.substr(0, 6000) + "...\n(whole analysis: analysis.txt)\n" : a);

@@ -65,7 +65,7 @@ TEST(EndToEnd, InfectedSubscribersGetJapaneseWarningsOthersOnlyTheManualQueue) {
   for (auto& e : fs::recursive_directory_iterator(kDemo / "radacct"))
     if (e.is_regular_file()) details += " " + q(e.path());
   run(env + kBin + " radius import --format detail" + details);
-  run("cd " + q(kDemo) + " && " + env + kBin + " -c omamori.toml analyze --format jsonl > " + q(t / "findings.jsonl"));
+  run("cd " + q(kDemo) + " && " + env + kBin + " -c omamori.toml analyze --format jsonl --no-summary > " + q(t / "findings.jsonl"));
   auto ingest = nlohmann::json::parse(run(env + kBin + " cases ingest --json --findings " + q(t / "findings.jsonl")));
   EXPECT_GT(ingest["attributed"].get<int>(), 0) << ingest.dump();
   run(env + kBin + " -c " + q(t / "omamori.toml") + " cases notify --channel smtp --reason 'e2e: infected devices'");
