@@ -23,8 +23,10 @@ using omamori::test::run;
 namespace {
 
 const std::string kBin = OMAMORI_BINARY;
-const fs::path kDemo = fs::path(OMAMORI_TESTDATA) / "../../../data/demo";
-const fs::path kSink = fs::path(OMAMORI_TESTDATA) / "../../notify/testdata/smtp_sink.py";
+// OMAMORI_TESTDATA is src/cli/testdata (absent: this test has none of its own).
+const fs::path kCliDir = fs::path(OMAMORI_TESTDATA).parent_path();
+const fs::path kDemo = kCliDir / "../../data/demo";
+const fs::path kSink = kCliDir / "../notify/testdata/smtp_sink.py";
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
@@ -84,15 +86,18 @@ TEST(EndToEnd, InfectedSubscribersGetJapaneseWarningsOthersOnlyTheManualQueue) {
 
   auto files = omamori::notify::test::wait_for_mail(mail, expected.size());
   // Decode every message the server received: recipient, subject, body.
-  std::string decoded = run("/usr/bin/python3 - " + q(mail) + R"( <<'PY'
-import email, email.header, email.policy, glob, sys
+  {
+    std::ofstream py(t / "decode.py");
+    py << R"PY(import email, email.policy, glob, sys
 for p in sorted(glob.glob(sys.argv[1] + "/*.eml")):
     env = open(p[:-4] + ".env").read().split("\n")
     rcpt = [l[3:] for l in env if l.startswith("to ")]
     m = email.message_from_bytes(open(p, "rb").read(), policy=email.policy.default)
     body = m.get_body().get_content().replace("\n", " ")
     print("\t".join([",".join(rcpt), m["To"], str(m["Subject"]), m["Content-Language"] or "", body]))
-PY)");
+)PY";
+  }
+  std::string decoded = run("/usr/bin/python3 " + q(t / "decode.py") + " " + q(mail));
   std::set<std::string> got;
   for (const auto& l : lines(decoded)) {
     auto f = omamori::test::split(l, '\t');
