@@ -298,7 +298,7 @@ RecordStats CandidateStore::record(const std::vector<Candidate>& cands, const Ru
     Stmt put(db_,
              "INSERT INTO c2_candidates(dest, kind, status, reopened, first_seen, last_seen, first_run, last_run, "
              "runs, max_suspected_hosts, best_q, examples, suspected_hosts, hosts, population, "
-             "suspected_population, p_value, q_value, enrichment) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, "
+             "suspected_population, p_value, q_value, enrichment) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?19, ?8, ?9, "
              "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT(dest) DO UPDATE SET status = excluded.status, "
              "reopened = excluded.reopened, first_seen = excluded.first_seen, last_seen = excluded.last_seen, "
              "last_run = excluded.last_run, runs = excluded.runs, max_suspected_hosts = excluded.max_suspected_hosts, "
@@ -369,7 +369,8 @@ RecordStats CandidateStore::record(const std::vector<Candidate>& cands, const Ru
           .bind(8, int64_t{m.runs} + 1)
           .bind(9, int64_t{m.max_suspected_hosts})
           .bindf(10, m.best_q)
-          .bind(11, strings_json(ex));
+          .bind(11, strings_json(ex))
+          .bind(19, at);
       evidence(put, c).run();
       obs.bind(1, st.run).bind(2, c.dest).bind(3, c.first).bind(4, c.last);
       evidence(obs, c).run();
