@@ -2,11 +2,14 @@
 # Runs every omamori benchmark side by side with its peer on the same input,
 # prints the figures and ratios, and keeps them in bench/results/ (gitignored).
 #
-#   bench/run.sh [read|collector|lpm|meter|dns|intel ...]      (default: all)
+#   bench/run.sh [read|collector|lpm|meter|dns|intel|cases|notify|privacy|attribution|pipeline|ddos|dga ...]
+#   (default: all)
 #
 # read, collector and lpm are described in docs/benchmarks.md; meter, dns and
 # intel run the other components' benchmarks (bench/meter_vs_nfpcapd.sh,
-# bench/dns_vs_tshark.sh, bench/intel_bench) in the same run.
+# bench/dns_vs_tshark.sh, bench/intel_bench) in the same run; pipeline, ddos
+# and dga the detectors' (bench/pipeline_bench, bench/ddos_vs_fastnetmon.sh,
+# bench/dga_bench).
 #
 # Environment:
 #   BENCH_REPEAT   replays of the export captures in the big pcap (default 3000)
@@ -14,6 +17,7 @@
 #   BENCH_RATES    record rates the collector is tried at, lowest first
 #                  (default "250000 500000 750000 1000000 1250000 1500000 2000000 3000000")
 #   BENCH_FORMAT   v9, ipfix or v5 for the collector load (default v9)
+#   BENCH_PIPELINE_HOSTS / BENCH_PIPELINE_FLOWS  pipeline load (default 1000000 hosts, 40000000 flows)
 # Not a test: nothing here asserts a timing. Needs the packages of
 # scripts/packages.txt (pmacct for nfacctd, libbenchmark-dev).
 set -euo pipefail
@@ -24,7 +28,7 @@ mkdir -p "$work" "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="$results/run-$stamp.txt"
 what=("$@")
-[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel)
+[ ${#what[@]} -eq 0 ] && what=(read collector lpm meter dns intel cases notify privacy attribution pipeline ddos dga)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 exec > >(tee "$out") 2>&1
@@ -38,6 +42,11 @@ echo "== build (Release, OMAMORI_BENCH=ON)"
 cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOMAMORI_BENCH=ON >/dev/null
 targets=(omamori lpm_bench udp_sender make_export_pcap)
 [ -f "$top/bench/intel_bench.cpp" ] && targets+=(intel_bench)
+[ -f "$top/bench/cases_bench.cpp" ] && targets+=(cases_bench)
+[ -f "$top/bench/notify_bench.cpp" ] && targets+=(notify_bench)
+[ -f "$top/bench/attribution_bench.cpp" ] && targets+=(attribution_bench)
+[ -f "$top/bench/pseudonym_bench.cpp" ] && targets+=(pseudonym_bench)
+targets+=(pipeline_bench ddos_replay ddos_live dga_bench)
 ninja -C "$top/build" -j"${NINJA_JOBS:-2}" "${targets[@]}" >/dev/null
 omamori="$top/build/src/cli/omamori"
 bench="$top/build/bench"
@@ -243,6 +252,60 @@ if want intel && [ -x "$bench/intel_bench" ]; then
   echo
   echo "== 6. intel matching (bench/intel_bench)"
   "$bench/intel_bench" --benchmark_min_time=0.5 2>&1 | grep -v '^\*\*\*WARNING' || echo "intel benchmark failed"
+fi
+if want cases && [ -x "$bench/cases_bench" ]; then
+  echo
+  echo "== 7. cases ingest on SQLite and PostgreSQL (bench/cases_bench)"
+  "$bench/cases_bench" || echo "cases benchmark failed"
+fi
+if want notify && [ -x "$bench/notify_bench" ]; then
+  echo
+  echo "== 8. notify: render rate, e-mails/s to a local aiosmtpd (bench/notify_bench)"
+  "$bench/notify_bench" "$top/src/notify/testdata/smtp_sink.py" 500 || echo "notify benchmark failed"
+  # Peer: Python smtplib sending a message of the same size to the same kind of server.
+  nb_dir=$(mktemp -d)
+  /usr/bin/python3 - "$top/src/notify/testdata/smtp_sink.py" "$nb_dir" <<'PY' || echo "smtplib peer failed"
+import subprocess, smtplib, sys, time
+from email.message import EmailMessage
+p = subprocess.Popen(["/usr/bin/python3", sys.argv[1], sys.argv[2]], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+port = int(p.stdout.readline())
+m = EmailMessage(); m["From"] = "abuse@isp.example"; m["To"] = "taro@example.jp"; m["Subject"] = "お知らせ"
+m.set_content("本文" * 1500, charset="utf-8", cte="base64")
+n = 500; t0 = time.monotonic()
+for i in range(n):
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        s.send_message(m)
+el = time.monotonic() - t0
+print("peer python smtplib to local aiosmtpd: %d e-mails in %.2f s = %.0f e-mails/s (one connection each)" % (n, el, n / el))
+p.stdin.close(); p.wait()
+PY
+  rm -rf "$nb_dir"
+fi
+if want attribution && [ -x "$bench/attribution_bench" ]; then
+  echo
+  echo "== 9. attribution: session index, 10 million sessions (bench/attribution_bench)"
+  "$bench/attribution_bench" --sessions "${BENCH_SESSIONS:-10000000}" --store "$work/attribution" || echo "attribution benchmark failed"
+fi
+if want privacy && [ -x "$bench/pseudonym_bench" ]; then
+  echo
+  echo "== 10. pseudonymisation: Crypto-PAn addresses/s and subscriber pseudonyms/s (bench/pseudonym_bench)"
+  "$bench/pseudonym_bench" --benchmark_min_time=0.5 2>&1 | grep -v '^\*\*\*WARNING' || echo "pseudonym benchmark failed"
+fi
+if want pipeline; then
+  echo
+  echo "== 11. the whole detector pipeline: flows/s per core and state per active host (bench/pipeline_bench)"
+  "$bench/pipeline_bench" --hosts "${BENCH_PIPELINE_HOSTS:-1000000}" --flows "${BENCH_PIPELINE_FLOWS:-40000000}" ||
+    echo "pipeline benchmark failed"
+fi
+if want ddos; then
+  echo
+  echo "== 12. DDoS detection vs FastNetMon on the same NetFlow v9 replay (bench/ddos_vs_fastnetmon.sh)"
+  bash "$top/bench/ddos_vs_fastnetmon.sh" "$top/build" || echo "ddos benchmark failed"
+fi
+if want dga; then
+  echo
+  echo "== 13. DGA scorer (bench/dga_bench)"
+  "$bench/dga_bench" --seconds 5 || echo "dga benchmark failed"
 fi
 echo
 echo "results: $out"

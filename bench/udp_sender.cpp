@@ -19,24 +19,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
+
 namespace {
 
-void put8(std::vector<uint8_t>& v, uint64_t x) { v.push_back(static_cast<uint8_t>(x)); }
-void put16(std::vector<uint8_t>& v, uint64_t x) {
-  put8(v, x >> 8);
-  put8(v, x);
-}
-void put32(std::vector<uint8_t>& v, uint64_t x) {
-  put16(v, x >> 16);
-  put16(v, x);
-}
+using bench::put16;
+using bench::put32;
+using bench::put8;
+using bench::set16;
 void put64(std::vector<uint8_t>& v, uint64_t x) {
   put32(v, x >> 32);
   put32(v, x);
-}
-void set16(std::vector<uint8_t>& v, size_t off, uint32_t x) {
-  v[off] = static_cast<uint8_t>(x >> 8);
-  v[off + 1] = static_cast<uint8_t>(x);
 }
 void set32(uint8_t* p, uint32_t x) {
   p[0] = static_cast<uint8_t>(x >> 24);

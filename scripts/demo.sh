@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The main job on bundled data: installs what is missing, builds (release),
-# and runs omamori over the sample captures in data/samples.
+# runs `omamori demo` on the bundled ISP and omamori over the sample captures.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
 "$top/scripts/build.sh" release >/dev/null
 bin="$top/build/src/cli/omamori"
 s="$top/data/samples"
-if "$bin" demo --help >/dev/null 2>&1; then
-  exec "$bin" demo --data "$s"
-fi
+# The whole pipeline on the bundled small ISP (data/demo): sessions, traffic,
+# DNS, feed -> findings -> cases -> rendered warnings; then the sample flow
+# exports and the real DDoS capture.
+"$bin" demo --data "$top/data/demo" --out "${OMAMORI_DEMO_OUT:-$(mktemp -d /tmp/omamori-demo-XXXXXX)}"
+echo
 echo "== flow exports in pcaps (NetFlow v5, v9, IPFIX, sFlow): top talkers"
 "$bin" flows read "$s/netflow-v5.pcap" "$s/nfv9-ipfix-multiple-sources.pcap" "$s/sflow-vxlan.pcap" \
   --aggregate src,dst --top 10 --stats || true

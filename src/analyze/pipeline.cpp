@@ -26,7 +26,15 @@ Pipeline::Pipeline(PipelineConfig cfg, std::shared_ptr<const intel::IntelSnapsho
       scan_(with_subscribers(cfg_.scan, cfg_.subscribers)),
       c2_(cfg_.c2),
       meter_(cfg_.meter, *this) {
-  if (intel_) reputation_.emplace(with_subscribers(cfg_.reputation, cfg_.subscribers), intel_);
+  if (intel_) {
+    reputation_.emplace(with_subscribers(cfg_.reputation, cfg_.subscribers), intel_);
+    // Listed or allowlisted destinations are explained: not C&C candidates.
+    c2_.set_known([snap = intel_](c2::DestKind kind, const IpAddr& a, uint16_t port, uint8_t proto,
+                                  std::string_view name) {
+      if (kind == c2::DestKind::AddrPort) return snap->match_addr_port(a, port, proto) || snap->allowed_addr(a);
+      return snap->match_domain(name) || snap->allowed_domain(name);
+    });
+  }
   if (cfg_.detect_dga) {
     std::string err;
     if (const dga::Model* m = dga::Model::builtin(err)) nxdomain_ = std::make_unique<dga::NxDetector>(*m, cfg_.nxdomain);
@@ -41,7 +49,10 @@ void Pipeline::on_flow(const FlowRecord& r) {
   if (reputation_) reputation_->on_flow(r);
   ddos_.on_flow(r);
   scan_.on_flow(r);
-  if (cfg_.discover_c2 && (cfg_.subscribers.empty() || subscribers_.lookup(r.src)))
+  // C&C contacts are conversations: a TCP attempt nobody answered (SYN without
+  // ACK: scanning, SYN floods) is not one, and would fill the destination table.
+  bool unanswered = r.proto == 6 && (r.tcp_flags & (tcpflag::SYN | tcpflag::ACK)) == tcpflag::SYN;
+  if (cfg_.discover_c2 && !unanswered && (cfg_.subscribers.empty() || subscribers_.lookup(r.src)))
     c2_.add_flow(r.src, r.dst, r.dport, r.proto, r.start);
 }
 
@@ -59,7 +70,7 @@ void Pipeline::on_dns(const DnsEvent& ev) {
   if (ev.rcode == 3) {
     c2_.add_contact(ev.client, c2::DestKind::NxDomain, q, ev.time);
   } else if (ev.rcode == 0) {
-    std::string_view rd = registered_domain(q);
+    std::string_view rd = rd_cache_.get(q);
     c2_.add_contact(ev.client, c2::DestKind::Domain, rd.empty() ? q : rd, ev.time);
   }
 }

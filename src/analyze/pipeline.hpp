@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "analyze/rd_cache.hpp"
 #include "detect/c2/discovery.hpp"
 #include "detect/ddos/ddos.hpp"
 #include "detect/dga/nxdomain.hpp"
@@ -52,7 +53,11 @@ class Pipeline final : public FlowSink, public DnsSink {
   const std::vector<Finding>& findings() const { return findings_; }
   const std::vector<HostVerdict>& verdicts() const { return verdicts_; }
   const std::vector<c2::Candidate>& candidates() const { return candidates_; }
+  const c2::Discovery& discovery() const { return c2_; }
   const ddos::Detector& ddos() const { return ddos_; }
+  const scan::Detector& scan() const { return scan_; }
+  const dga::NxDetector* nxdomain() const { return nxdomain_.get(); }
+  const c2::Discovery& c2() const { return c2_; }
   const FlowMeter& meter() const { return meter_; }
   const DnsPacketDecoder& dns_decoder() const { return dns_pcap_; }
   uint64_t flows() const { return flows_; }
@@ -69,6 +74,7 @@ class Pipeline final : public FlowSink, public DnsSink {
   FlowMeter meter_;
   DnsPacketDecoder dns_pcap_;
   LpmTable<uint8_t> subscribers_;
+  RegisteredDomainCache rd_cache_;
   std::vector<Finding> findings_;
   std::vector<HostVerdict> verdicts_;
   std::vector<c2::Candidate> candidates_;

@@ -10,6 +10,8 @@
 
 #include "analyze/pipeline.hpp"
 #include "cli/common.hpp"
+#include "detect/c2/store.hpp"
+#include "privacy/roles.hpp"
 #include "ingest/dns/reader.hpp"
 #include "ingest/flow_decoder.hpp"
 #include "ingest/pcap/pcap_file.hpp"
@@ -23,7 +25,7 @@ namespace {
 
 struct AnalyzeOptions {
   std::vector<std::string> pcaps, flow_files, dns_files, feeds, allow_files;
-  std::string db;
+  std::string db, c2_db;
   std::vector<std::string> subscribers, protect, darknet, infrastructure;
   uint64_t ddos_pps = 0, ddos_bps = 0, ddos_fps = 0;
   double ddos_end_after = 30;
@@ -108,7 +110,8 @@ std::shared_ptr<const intel::IntelSnapshot> load_intel(const AnalyzeOptions& o, 
   return snap;
 }
 
-void print_findings(const Pipeline& p, const AnalyzeOptions& o) {
+void print_findings(const std::vector<Finding>& findings, const std::vector<HostVerdict>& verdicts,
+                    const AnalyzeOptions& o) {
   fmt::memory_buffer b;
   auto it = std::back_inserter(b);
   bool json = o.format == "jsonl";
@@ -116,7 +119,7 @@ void print_findings(const Pipeline& p, const AnalyzeOptions& o) {
     fmt::format_to(it, "{:<17} {:<39} {:<24} {:<24} {:>6} {:>4}  {}\n", "type", "host", "first", "last", "events",
                    "conf", "explanation");
   }
-  for (const auto& f : p.findings()) {
+  for (const auto& f : findings) {
     if (f.confidence < o.min_confidence) continue;
     if (json) {
       b.append(finding_to_json(f));
@@ -127,12 +130,12 @@ void print_findings(const Pipeline& p, const AnalyzeOptions& o) {
     }
   }
   if (!o.no_summary && !json) {
-    fmt::format_to(it, "\nper-host summary ({} hosts with findings)\n", p.verdicts().size());
-    for (const auto& v : p.verdicts())
+    fmt::format_to(it, "\nper-host summary ({} hosts with findings)\n", verdicts.size());
+    for (const auto& v : verdicts)
       fmt::format_to(it, "  {:<39} {:<10} score {:>3.0f}  since {}  {}\n", v.host.str(), v.level, v.score,
                      format_rfc3339(v.first), fmt::join(v.evidence, "; "));
   } else if (!o.no_summary && json) {
-    for (const auto& v : p.verdicts()) {
+    for (const auto& v : verdicts) {
       nlohmann::ordered_json j;
       j["summary"] = v.host.str();
       j["level"] = v.level;
@@ -148,6 +151,40 @@ void print_findings(const Pipeline& p, const AnalyzeOptions& o) {
   }
   std::fwrite(b.data(), 1, b.size(), stdout);
   std::fflush(stdout);
+}
+
+// Records the run's C&C candidates in the candidate store; returns the
+// findings to show: all but the candidates an analyst rejected (unless their
+// evidence grew enough to reopen them).
+std::vector<Finding> record_candidates(const Pipeline& p, const AnalyzeOptions& o) {
+  std::vector<Finding> shown;
+  try {
+    c2::CandidateStore store(o.c2_db);
+    c2::RunInfo run;
+    run.at = now_ms();
+    run.actor = privacy::current_actor();
+    std::vector<std::string> inputs;
+    for (const auto* v : {&o.pcaps, &o.flow_files, &o.dns_files})
+      for (const auto& f : *v) inputs.push_back(std::filesystem::path(f).filename().string());
+    run.source = fmt::format("{}", fmt::join(inputs, " "));
+    run.population = static_cast<uint32_t>(p.discovery().hosts());
+    run.suspected = static_cast<uint32_t>(p.discovery().suspected());
+    auto st = store.record(p.candidates(), run);
+    for (const auto& f : p.findings()) {
+      if (f.type == finding_type::kC2Candidate) {
+        auto c = store.get(f.indicator);
+        if (c && c->status == c2::Status::Rejected) continue;
+      }
+      shown.push_back(f);
+    }
+    fmt::print(stderr,
+               "omamori: C&C candidates recorded in {}: {} new, {} updated, {} reopened, {} rejected before (not "
+               "shown); review with `omamori c2 candidates --db {}`\n",
+               o.c2_db, st.added, st.updated, st.reopened, st.suppressed, o.c2_db);
+  } catch (const intel::DbError& e) {
+    throw CommandError(kFailure, e.what());
+  }
+  return shown;
 }
 
 void run_analyze(AnalyzeOptions& o) {
@@ -205,7 +242,12 @@ void run_analyze(AnalyzeOptions& o) {
   }
   dns.finish();
   p.finish();
-  print_findings(p, o);
+  if (o.c2_db.empty()) {
+    print_findings(p.findings(), p.verdicts(), o);
+  } else {
+    auto shown = record_candidates(p, o);
+    print_findings(shown, host_verdicts(shown), o);
+  }
   if (!o.attack_report.empty()) {
     std::FILE* out = std::fopen(o.attack_report.c_str(), "w");
     if (!out) throw CommandError(kFailure, "cannot write " + o.attack_report);
@@ -235,6 +277,9 @@ void register_analyze(CLI::App& app) {
   cmd->add_option("--dns", o->dns_files, "DNS data: pcap, dnstap file, BIND/Unbound query logs, Zeek dns.log");
   cmd->add_option("--feed", o->feeds, "Threat feed file as [NAME=]FORMAT:PATH (FORMAT: plain, csv, maltrail, stix)");
   cmd->add_option("--db", o->db, "Also use the indicators stored in this intel database");
+  cmd->add_option("--c2-db", o->c2_db,
+                  "Record the C&C candidates in this store (accumulates across runs; review with `omamori c2`); "
+                  "candidates an analyst rejected are not shown again");
   cmd->add_option("--allow", o->allow_files, "Allowlist files (domains, addresses, prefixes; one a line)");
   cmd->add_option("--subscribers", o->subscribers, "The subscriber address space (prefixes); default: every host");
   cmd->add_option("--protect", o->protect, "Protected prefixes for DDoS detection; default: every destination");

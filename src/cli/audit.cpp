@@ -172,7 +172,7 @@ void register_audit(CLI::App& app) {
                 "removed, reordered, inserted or cut off (needs no role)");
   verify->add_option("--log", o->log, "Audit log to verify (default: --audit-log)");
   verify->add_option("--anchor", o->anchors, "SEQ:HASH from an earlier `audit head`; the entry must still match")
-      ->take_all();
+      ->expected(1);
   verify->add_flag("--json", o->json, "Print the result as one JSON object");
   verify->callback([o] { cmd_verify(*o); });
 

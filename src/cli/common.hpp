@@ -71,7 +71,16 @@ void register_intel(CLI::App& app);
 void register_dns(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_dga(CLI::App& app);  // dga.cpp
+void register_cases(CLI::App& app);        // cases.cpp
+void register_subscribers(CLI::App& app);  // subscribers.cpp
+void register_c2(CLI::App& app);   // c2.cpp
 void register_audit(CLI::App& app);  // audit.cpp (privacy)
+void register_notify(CLI::App& app);  // notify.cpp
+void register_radius(CLI::App& app);  // radius.cpp
+void register_who(CLI::App& app);     // who.cpp (attribution)
+void register_cases_ingest(CLI::App& app);  // cases_ingest.cpp (after register_cases)
+void register_demo(CLI::App& app);          // demo.cpp
+void register_retention(CLI::App& app);  // retention.cpp (privacy)
 void register_simulate(CLI::App& app);  // simulate.cpp
 
 }  // namespace omamori::cli

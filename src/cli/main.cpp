@@ -27,7 +27,16 @@ int main(int argc, char** argv) {
   register_dns(app);
   register_analyze(app);
   register_dga(app);
+  register_cases(app);
+  register_subscribers(app);
+  register_c2(app);
   register_audit(app);
+  register_notify(app);
+  register_radius(app);
+  register_who(app);
+  register_cases_ingest(app);
+  register_demo(app);
+  register_retention(app);
   register_simulate(app);
 
   try {

@@ -54,6 +54,14 @@ class FindingSink {
 // category, family, events, confidence, explanation, and `details` when present.
 std::string finding_to_json(const Finding& f);
 
+// Parses one JSON line as written by finding_to_json (docs/findings.md).
+// `type` is required; other keys are optional (absent = empty/zero); unknown
+// keys are ignored (new keys may be added). On failure returns false and
+// sets *reason to a static string for ReasonCounters ("invalid json", "not
+// an object", "missing type", "bad host", "bad time", "bad number",
+// "wrong value type", "bad details").
+bool finding_from_json(std::string_view line, Finding& out, const char** reason);
+
 // Collects findings in memory (batch analysis).
 class FindingCollector final : public FindingSink {
  public:

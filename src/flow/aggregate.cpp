@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <iterator>
 
 namespace omamori {
@@ -66,53 +67,139 @@ IpAddr net_of(const IpAddr& a, uint8_t len) {
   unsigned l128 = a.is_v4() ? std::min<unsigned>(len, 32) + 96 : len;
   return mask_addr(a, l128);
 }
+
+
+size_t field_width(AggregateSpec::Field f) {
+  switch (f) {
+    case AggregateSpec::Src:
+    case AggregateSpec::Dst:
+    case AggregateSpec::Exporter: return 16;
+    case AggregateSpec::SrcAs:
+    case AggregateSpec::DstAs:
+    case AggregateSpec::InIf:
+    case AggregateSpec::OutIf: return 4;
+    case AggregateSpec::Sport:
+    case AggregateSpec::Dport: return 2;
+    case AggregateSpec::Proto: return 1;
+  }
+  return 0;
+}
 }  // namespace
 
-void FlowAggregator::on_flow(const FlowRecord& r) {
-  K k{};
-  if (spec_.bin_ms > 0) k.bin = r.start - ((r.start % spec_.bin_ms) + spec_.bin_ms) % spec_.bin_ms;
-  for (const auto& key : spec_.keys) {
-    switch (key.field) {
-      case AggregateSpec::Src: k.src = net_of(r.src, key.prefix_len); break;
-      case AggregateSpec::Dst: k.dst = net_of(r.dst, key.prefix_len); break;
-      case AggregateSpec::Sport: k.sport = r.sport; break;
-      case AggregateSpec::Dport: k.dport = r.dport; break;
-      case AggregateSpec::Proto: k.proto = r.proto; break;
-      case AggregateSpec::Exporter: k.exporter = r.exporter; break;
-      case AggregateSpec::SrcAs: k.src_as = r.src_as; break;
-      case AggregateSpec::DstAs: k.dst_as = r.dst_as; break;
-      case AggregateSpec::InIf: k.in_if = r.in_if; break;
-      case AggregateSpec::OutIf: k.out_if = r.out_if; break;
-    }
+FlowAggregator::FlowAggregator(AggregateSpec spec) : spec_(std::move(spec)) {
+  size_t off = spec_.bin_ms > 0 ? 8 : 0;
+  for (const auto& k : spec_.keys) {
+    // A key named twice is packed once.
+    bool dup = false;
+    for (const auto& f : fields_) dup |= f.field == k.field && f.prefix_len == k.prefix_len;
+    if (dup) continue;
+    fields_.push_back({k.field, k.prefix_len, static_cast<uint8_t>(off)});
+    off += field_width(k.field);
   }
-  auto& t = map_[k];
-  uint64_t mult = spec_.renormalise && r.sampling_rate > 1 ? r.sampling_rate : 1;
-  t.flows += 1;
-  t.packets += r.packets * mult;
-  t.bytes += r.bytes * mult;
+  key_bytes_ = off;
+  if (off <= 16)
+    table_.emplace<Table<2>>();
+  else if (off <= 40)
+    table_.emplace<Table<5>>();
+  else
+    table_.emplace<Table<11>>();  // every field: 8 + 3 * 16 + 4 * 4 + 2 * 2 + 1 = 77 bytes
 }
 
-std::vector<FlowAggregator::Row> FlowAggregator::rows() const {
-  std::vector<Row> rows;
-  rows.reserve(map_.size());
-  for (const auto& [k, t] : map_) {
+template <size_t W>
+void FlowAggregator::Table<W>::add(const Key& k, uint64_t packets, uint64_t bytes) {
+  map.prefetch(k);
+  Pending& slot = ring[head];
+  if (queued == kDepth) {
+    Totals& t = map[slot.key];
+    t.flows += 1;
+    t.packets += slot.packets;
+    t.bytes += slot.bytes;
+  } else {
+    ++queued;
+  }
+  slot = Pending{k, packets, bytes};
+  head = (head + 1) % kDepth;
+}
+
+template <size_t W>
+void FlowAggregator::Table<W>::drain() {
+  // The oldest pending entry is at head when the ring is full, else at 0.
+  size_t first = queued == kDepth ? head : 0;
+  for (size_t i = 0; i < queued; ++i) {
+    const Pending& p = ring[(first + i) % kDepth];
+    Totals& t = map[p.key];
+    t.flows += 1;
+    t.packets += p.packets;
+    t.bytes += p.bytes;
+  }
+  queued = 0;
+  head = 0;
+}
+
+template <size_t W>
+void FlowAggregator::add_to(Table<W>& t, const FlowRecord& r) {
+  typename Table<W>::Key k{};
+  auto* kb = reinterpret_cast<uint8_t*>(k.data());
+  if (spec_.bin_ms > 0) {
+    TimeMs bin = r.start - ((r.start % spec_.bin_ms) + spec_.bin_ms) % spec_.bin_ms;
+    std::memcpy(kb, &bin, 8);
+  }
+  for (const auto& f : fields_) {
+    uint8_t* p = kb + f.offset;
+    switch (f.field) {
+      case AggregateSpec::Src: std::memcpy(p, net_of(r.src, f.prefix_len).bytes(), 16); break;
+      case AggregateSpec::Dst: std::memcpy(p, net_of(r.dst, f.prefix_len).bytes(), 16); break;
+      case AggregateSpec::Exporter: std::memcpy(p, r.exporter.bytes(), 16); break;
+      case AggregateSpec::Sport: std::memcpy(p, &r.sport, 2); break;
+      case AggregateSpec::Dport: std::memcpy(p, &r.dport, 2); break;
+      case AggregateSpec::Proto: *p = r.proto; break;
+      case AggregateSpec::SrcAs: std::memcpy(p, &r.src_as, 4); break;
+      case AggregateSpec::DstAs: std::memcpy(p, &r.dst_as, 4); break;
+      case AggregateSpec::InIf: std::memcpy(p, &r.in_if, 4); break;
+      case AggregateSpec::OutIf: std::memcpy(p, &r.out_if, 4); break;
+    }
+  }
+  uint64_t mult = spec_.renormalise && r.sampling_rate > 1 ? r.sampling_rate : 1;
+  t.add(k, r.packets * mult, r.bytes * mult);
+}
+
+void FlowAggregator::on_flow(const FlowRecord& r) {
+  std::visit([&](auto& t) { add_to(t, r); }, table_);
+}
+
+template <size_t W>
+void FlowAggregator::rows_from(Table<W>& t, std::vector<Row>& rows) const {
+  t.drain();
+  rows.reserve(t.map.size());
+  for (const auto& [k, tot] : t.map) {
+    const auto* kb = reinterpret_cast<const uint8_t*>(k.data());
     Row row;
-    row.bin = k.bin;
-    row.key.src = k.src;
-    row.key.dst = k.dst;
-    row.key.exporter = k.exporter;
-    row.key.src_as = k.src_as;
-    row.key.dst_as = k.dst_as;
-    row.key.in_if = k.in_if;
-    row.key.out_if = k.out_if;
-    row.key.sport = k.sport;
-    row.key.dport = k.dport;
-    row.key.proto = k.proto;
-    row.flows = t.flows;
-    row.packets = t.packets;
-    row.bytes = t.bytes;
+    if (spec_.bin_ms > 0) std::memcpy(&row.bin, kb, 8);
+    for (const auto& f : fields_) {
+      const uint8_t* p = kb + f.offset;
+      switch (f.field) {
+        case AggregateSpec::Src: row.key.src = IpAddr::v6_bytes(p); break;
+        case AggregateSpec::Dst: row.key.dst = IpAddr::v6_bytes(p); break;
+        case AggregateSpec::Exporter: row.key.exporter = IpAddr::v6_bytes(p); break;
+        case AggregateSpec::Sport: std::memcpy(&row.key.sport, p, 2); break;
+        case AggregateSpec::Dport: std::memcpy(&row.key.dport, p, 2); break;
+        case AggregateSpec::Proto: row.key.proto = *p; break;
+        case AggregateSpec::SrcAs: std::memcpy(&row.key.src_as, p, 4); break;
+        case AggregateSpec::DstAs: std::memcpy(&row.key.dst_as, p, 4); break;
+        case AggregateSpec::InIf: std::memcpy(&row.key.in_if, p, 4); break;
+        case AggregateSpec::OutIf: std::memcpy(&row.key.out_if, p, 4); break;
+      }
+    }
+    row.flows = tot.flows;
+    row.packets = tot.packets;
+    row.bytes = tot.bytes;
     rows.push_back(row);
   }
+}
+
+std::vector<FlowAggregator::Row> FlowAggregator::rows() {
+  std::vector<Row> rows;
+  std::visit([&](auto& t) { rows_from(t, rows); }, table_);
   auto metric = [&](const Row& r) {
     return spec_.order == AggregateSpec::Bytes ? r.bytes : spec_.order == AggregateSpec::Packets ? r.packets : r.flows;
   };
@@ -134,7 +221,7 @@ std::vector<FlowAggregator::Row> FlowAggregator::rows() const {
   return rows;
 }
 
-void FlowAggregator::print(std::FILE* out, OutputFormat fmt) const {
+void FlowAggregator::print(std::FILE* out, OutputFormat fmt) {
   fmt::memory_buffer b;
   auto it = std::back_inserter(b);
   auto rs = rows();

@@ -233,7 +233,10 @@ uint64_t AuditLog::append(const AuditEvent& ev) {
   if (w != static_cast<ssize_t>(line.size()))
     throw AuditError(fmt::format("cannot append to audit log {}: {}", path_, w < 0 ? std::strerror(errno) : "short write"));
   if (::fsync(fd) != 0) throw AuditError(fmt::format("cannot sync audit log {}: {}", path_, std::strerror(errno)));
-  replace_file(head_path(path_), fmt::format("{{\"seq\":{},\"hash\":\"{}\"}}\n", seq + 1, hash), 0600);
+  // The head gets the log's mode, so that a group sharing the log shares the head.
+  struct stat st;
+  unsigned mode = ::fstat(fd, &st) == 0 ? (st.st_mode & 0666) : 0600;
+  replace_file(head_path(path_), fmt::format("{{\"seq\":{},\"hash\":\"{}\"}}\n", seq + 1, hash), mode);
   return seq + 1;
 }
 
@@ -246,6 +249,15 @@ VerifyResult verify_audit(const std::string& path) {
     r.problem = std::move(problem);
     return r;
   };
+  // A shared lock: appends (exclusive) wait, so log and head are read as one state.
+  int lock_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (lock_fd < 0) return fail(0, 0, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{lock_fd};
+  while (::flock(lock_fd, LOCK_SH) != 0 && errno == EINTR) {
+  }
   std::ifstream f(path, std::ios::binary);
   if (!f) return fail(0, 0, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
   std::string line, prev = kGenesis, before_prev = kGenesis;

@@ -8,37 +8,13 @@
 
 #include "privacy/audit.hpp"
 #include "privacy/fileutil.hpp"
+#include "privacy/test_util.hpp"
 #include "test_support/run.hpp"
 
 using namespace omamori::privacy;
+using namespace omamori::privacy::testing;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char d[] = "/tmp/omamori-auditcli-XXXXXX";
-    path = mkdtemp(d);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-struct Result {
-  int code;
-  std::string out;  // stdout and stderr
-};
-
-Result run_omamori(const std::string& args, const std::string& env = "") {
-  std::string cmd = "env -u OMAMORI_ACTOR -u OMAMORI_STATE_DIR " + env + " " OMAMORI_BINARY " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
 
 std::vector<std::string> read_lines(const std::string& path) {
   std::string text;

@@ -6,20 +6,13 @@
 
 #include "privacy/audit.hpp"
 #include "privacy/fileutil.hpp"
+#include "privacy/test_util.hpp"
 #include "test_support/run.hpp"
 
 using namespace omamori::privacy;
+using namespace omamori::privacy::testing;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char d[] = "/tmp/omamori-audit-XXXXXX";
-    path = mkdtemp(d);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 AuditEvent ev(int i) {
   return {"alice", "notifier", "identity.reveal", "sub-" + std::to_string(i), "warning for case " + std::to_string(i),
@@ -81,6 +74,13 @@ TEST(Audit, AppendChainsAndVerifies) {
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(AuditLog::head_path(path).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Shared with an operators' group: the head, replaced on every append, follows the log's mode.
+  ASSERT_EQ(chmod(path.c_str(), 0660), 0);
+  log.append(ev(7));
+  ASSERT_EQ(stat(AuditLog::head_path(path).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
 TEST(Audit, OddContentStillVerifies) {

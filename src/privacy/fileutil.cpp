@@ -92,7 +92,7 @@ void replace_file(const std::string& path, const std::string& content, unsigned 
   std::string tmp = temp_name(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) fail("cannot create", tmp);
-  if (!write_all(fd, content.data(), content.size()) || ::fsync(fd) != 0) {
+  if (::fchmod(fd, mode) != 0 || !write_all(fd, content.data(), content.size()) || ::fsync(fd) != 0) {
     int e = errno;
     ::close(fd);
     ::unlink(tmp.c_str());

@@ -20,7 +20,7 @@ std::string dir_of(const std::string& path);
 std::vector<uint8_t> read_or_create_secret(const std::string& path, size_t create_bytes, const char* what);
 
 // Replaces path with content atomically (temp file in the same directory,
-// fsync, rename, fsync of the directory). Mode of a new file: `mode`.
+// fsync, rename, fsync of the directory); the file gets exactly `mode`.
 void replace_file(const std::string& path, const std::string& content, unsigned mode = 0600);
 
 // Reads a whole file; false (with errno set) when it cannot be opened.

@@ -74,6 +74,7 @@ void Discovery::set_suspected(const IpAddr& host) {
 }
 
 bool Discovery::excluded(const DestKey& k) const {
+  if (known_ && known_(k.kind, k.addr, k.port, k.proto, k.name)) return true;
   if (k.kind == DestKind::AddrPort) return false;  // infrastructure filtered on entry
   std::string_view name = k.name;
   for (const auto& a : cfg_.allow_domains) {

@@ -15,6 +15,7 @@
 #include <absl/container/flat_hash_set.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,10 +63,17 @@ class Discovery {
   void add_contact(const IpAddr& host, DestKind kind, std::string_view dest, TimeMs t);
   void add_flow(const IpAddr& host, const IpAddr& dst, uint16_t dport, uint8_t proto, TimeMs t);
   void set_suspected(const IpAddr& host);
+  // Destinations explained already (listed by a threat feed, allowlisted) are
+  // never candidates: the function says which (addr/port/proto for kind
+  // AddrPort, name otherwise).
+  using KnownFn = std::function<bool(DestKind kind, const IpAddr& addr, uint16_t port, uint8_t proto,
+                                     std::string_view name)>;
+  void set_known(KnownFn f) { known_ = std::move(f); }
   // Destinations significant at the configured FDR, best first.
   std::vector<Candidate> candidates(size_t max = 100) const;
   size_t destinations() const { return dests_.size(); }
   size_t hosts() const { return host_ids_.size(); }
+  size_t suspected() const { return suspected_.size(); }
 
   // log P(X >= k) for X ~ Hypergeometric(N, K, n).
   static double log_hypergeom_tail(uint32_t N, uint32_t K, uint32_t n, uint32_t k);
@@ -91,9 +99,10 @@ class Discovery {
     TimeMs first = 0, last = 0;
     uint32_t overflow = 0;
   };
-  bool excluded(const DestKey& k) const;
+  bool excluded(const DestKey& k) const;  // allowlisted or known
 
   Config cfg_;
+  KnownFn known_;
   LpmTable<uint8_t> infra_;
   absl::flat_hash_map<IpAddr, uint32_t> host_ids_;
   std::vector<IpAddr> hosts_;

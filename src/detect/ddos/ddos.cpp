@@ -6,6 +6,10 @@
 
 #include <fmt/format.h>
 
+#include "detect/table_bytes.hpp"
+
+#include "detect/table_bytes.hpp"
+
 namespace omamori::ddos {
 
 namespace {
@@ -36,25 +40,45 @@ Detector::Detector(Config cfg) : cfg_(std::move(cfg)) {
   subscribers_ = s.build();
 }
 
-Detector::Entity* Detector::entity(const Key& k, const Thresholds* th, const HostGroup* g, bool track_peers,
-                                   TimeMs now) {
+const Thresholds& Detector::thresholds(const Entity& e) const {
+  if (e.kind == kOutbound) return cfg_.outbound;
+  if (e.group == 0) return cfg_.default_host;
+  const HostGroup& g = cfg_.groups[e.group - 1u];
+  return e.kind == kPrefix ? g.prefix : g.host;
+}
+
+int32_t Detector::rel_sec(TimeMs t) const {
+  int64_t s = floor_sec(t) - epoch_s_;
+  return static_cast<int32_t>(std::clamp<int64_t>(s, INT32_MIN, INT32_MAX));
+}
+
+uint32_t Detector::entity(const Key& k, uint8_t kind, uint16_t group) {
   auto it = entities_.find(k);
-  if (it != entities_.end()) return &it->second;
+  if (it != entities_.end()) return it->second;
   if (entities_.size() >= cfg_.max_entities) {
     errors_.add("ddos entity table full");
-    return nullptr;
+    return UINT32_MAX;
   }
-  Entity& e = entities_[k];
-  e.th = th;
-  e.group = g;
-  e.outbound = k.outbound;
-  e.track_peers = track_peers;
-  e.first_seen = now;
-  return &e;
+  uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = next_id_++;
+    if (id / kChunk >= chunks_.size()) chunks_.push_back(std::make_unique<Entity[]>(kChunk));
+  }
+  entities_.emplace(k, id);
+  Entity& e = at(id);
+  e = Entity{};
+  e.kind = kind;
+  e.group = group;
+  e.first_seen_s = e.last_seen_s = rel_sec(now_);
+  e.seq0 = head_;
+  return id;
 }
 
 bool Detector::above(const Entity& e, uint64_t div, std::string* why) const {
-  const Thresholds& t = *e.th;
+  const Thresholds& t = thresholds(e);
   auto over = [&](uint64_t v, uint64_t th, const char* unit) {
     if (th && v * div > th) {
       if (why) *why = fmt::format("{} {} > {}", unit, v, th);
@@ -63,7 +87,7 @@ bool Detector::above(const Entity& e, uint64_t div, std::string* why) const {
     return false;
   };
   if (over(e.pkts, t.pps, "pps") || over(e.bytes * 8, t.bps, "bps") || over(e.flows, t.fps, "flows/s")) return true;
-  if (t.baseline_factor > 0 && now_ - e.first_seen >= t.baseline_warmup_ms) {
+  if (t.baseline_factor > 0 && (static_cast<int64_t>(rel_sec(now_)) - e.first_seen_s) * 1000 >= t.baseline_warmup_ms) {
     double limit = std::max<double>(static_cast<double>(t.baseline_min_pps), t.baseline_factor * e.base_pps);
     if (static_cast<double>(e.pkts * div) > limit) {
       if (why) *why = fmt::format("pps {} > {:.0f} x baseline {:.1f}", e.pkts, t.baseline_factor, e.base_pps);
@@ -83,8 +107,8 @@ void Detector::close_second(Entity& e) {
     a.peak_bps = std::max(a.peak_bps, e.bytes * 8);
     if (above(e, 2, nullptr)) e.last_above = std::max(e.last_above, (e.sec + 1) * 1000 - 1);
   } else if (e.sec != INT64_MIN) {
-    e.base_pps += kBaselineAlpha * (static_cast<double>(e.pkts) - e.base_pps);
-    e.base_bps += kBaselineAlpha * (static_cast<double>(e.bytes * 8) - e.base_bps);
+    e.base_pps += static_cast<float>(kBaselineAlpha * (static_cast<double>(e.pkts) - e.base_pps));
+    e.base_bps += static_cast<float>(kBaselineAlpha * (static_cast<double>(e.bytes * 8) - e.base_bps));
   }
 }
 
@@ -93,14 +117,13 @@ void Detector::roll(Entity& e, int64_t sec) {
   if (e.attack < 0 && e.sec != INT64_MIN && sec - e.sec > 1) {
     // Idle seconds pull the baseline towards zero.
     double keep = std::pow(1.0 - kBaselineAlpha, static_cast<double>(std::min<int64_t>(sec - e.sec - 1, 100000)));
-    e.base_pps *= keep;
-    e.base_bps *= keep;
+    e.base_pps = static_cast<float>(e.base_pps * keep);
+    e.base_bps = static_cast<float>(e.base_bps * keep);
   }
   e.sec = sec;
   e.pkts = e.bytes = e.flows = 0;
   e.sec_first = 0;
-  e.cur.m.clear();
-  e.vec = VectorCounts{};
+  e.seq0 = head_;
 }
 
 void Detector::add_source(Attack& a, const IpAddr& peer, const SourceStat& s, size_t cap) {
@@ -120,14 +143,16 @@ void Detector::add_source(Attack& a, const IpAddr& peer, const SourceStat& s, si
   d.bytes += s.bytes;
 }
 
-void Detector::start_attack(Entity& e, const Key& k, const std::string& why) {
+void Detector::start_attack(uint32_t id, const Key& k, const std::string& why) {
+  Entity& e = at(id);
   Attack a;
   a.target = k.addr;
   a.prefix_len = k.len;
   a.outbound = k.outbound;
-  a.group = e.group ? e.group->name : "";
+  const HostGroup* g = group_of(e);
+  a.group = g && e.kind != kOutbound ? g->name : "";
   a.trigger = why;
-  a.start = e.sec_first;
+  a.start = e.sec * 1000 + e.sec_first;
   a.detected = now_;
   a.end = now_;
   a.packets = e.pkts;
@@ -136,8 +161,25 @@ void Detector::start_attack(Entity& e, const Key& k, const std::string& why) {
   a.peak_pps = e.pkts;
   a.peak_bps = e.bytes * 8;
   a.peak_at = e.sec * 1000;
-  a.vectors = e.vec;
-  for (const auto& [peer, s] : e.cur.m) add_source(a, peer, s, cfg_.max_sources_per_attack);
+  // The onset second's sources and vector, from the ring of recent records.
+  const uint64_t n = ring_.size();
+  uint64_t from = e.seq0;
+  if (n == 0 || head_ - from > n) {
+    errors_.add("ddos onset records overwritten (onset_records too small for the record rate)");
+    from = n ? head_ - n : head_;
+  }
+  FlowRecord fr;
+  for (uint64_t q = from; q < head_; ++q) {
+    const Rec& rec = ring_[q % n];
+    if (rec.entity != id) continue;
+    fr.proto = rec.proto;
+    fr.tcp_flags = rec.tcp_flags;
+    fr.sport = rec.sport;
+    fr.dport = rec.dport;
+    a.vectors.add(fr, rec.packets, rec.bytes);
+    add_source(a, rec.peer, SourceStat{rec.start, rec.end, rec.packets, rec.bytes, rec.sport, rec.dport, rec.proto},
+               cfg_.max_sources_per_attack);
+  }
   e.attack = static_cast<int>(attacks_.size());
   e.last_above = now_;
   attacks_.push_back(std::move(a));
@@ -157,24 +199,16 @@ void Detector::end_attack(Entity& e) {
   if (on_end) on_end(a);
 }
 
-void Detector::account(Entity& e, const Key& k, const FlowRecord& r, const IpAddr& peer, uint64_t pk, uint64_t by) {
+void Detector::account(uint32_t id, const Key& k, const FlowRecord& r, const IpAddr& peer, uint64_t pk, uint64_t by) {
+  Entity& e = at(id);
   int64_t sec = std::max(floor_sec(r.start), e.sec);
   if (sec != e.sec) roll(e, sec);
-  if (e.flows == 0) e.sec_first = r.start;
-  e.sec_first = std::min(e.sec_first, r.start);
+  int32_t off = static_cast<int32_t>(std::clamp<int64_t>(r.start - e.sec * 1000, INT32_MIN, INT32_MAX));
+  if (e.flows == 0 || off < e.sec_first) e.sec_first = off;
   e.pkts += pk;
   e.bytes += by;
   e.flows += 1;
-  e.last_seen = now_;
-  SourceStat s{r.start, r.end, pk, by, r.sport, r.dport, r.proto};
-  if (e.track_peers) {
-    auto [it, inserted] = e.cur.m.try_emplace(peer, s);
-    if (!inserted) {
-      it->second.last = std::max(it->second.last, r.end);
-      it->second.packets += pk;
-      it->second.bytes += by;
-    }
-  }
+  e.last_seen_s = rel_sec(now_);
   if (e.attack >= 0) {
     Attack& a = attacks_[static_cast<size_t>(e.attack)];
     a.packets += pk;
@@ -182,38 +216,61 @@ void Detector::account(Entity& e, const Key& k, const FlowRecord& r, const IpAdd
     a.flows += 1;
     a.vectors.add(r, pk, by);
     a.end = std::max(a.end, r.end);
-    add_source(a, peer, s, cfg_.max_sources_per_attack);
+    add_source(a, peer, SourceStat{r.start, r.end, pk, by, r.sport, r.dport, r.proto}, cfg_.max_sources_per_attack);
     if (above(e, 2, nullptr)) e.last_above = now_;
-  } else {
-    e.vec.add(r, pk, by);
-    std::string why;
-    if (above(e, 1, &why)) start_attack(e, k, why);
+    return;
   }
+  if (ring_.empty() && cfg_.onset_records) ring_.resize(cfg_.onset_records);
+  if (!ring_.empty()) {
+    Rec& rec = ring_[head_ % ring_.size()];
+    rec.entity = id;
+    rec.sport = r.sport;
+    rec.dport = r.dport;
+    rec.proto = r.proto;
+    rec.tcp_flags = r.tcp_flags;
+    rec.peer = peer;
+    rec.start = r.start;
+    rec.end = r.end;
+    rec.packets = pk;
+    rec.bytes = by;
+    ++head_;
+  }
+  std::string why;
+  if (above(e, 1, &why)) start_attack(id, k, why);
 }
 
 void Detector::on_flow(const FlowRecord& r) {
   now_ = std::max(now_, r.end);
+  if (!have_epoch_) {
+    have_epoch_ = true;
+    epoch_s_ = floor_sec(now_);
+  }
   if (now_ - last_sweep_ >= 1000) sweep(now_);  // end quiet attacks before counting new traffic
   uint64_t mult = cfg_.renormalise && r.sampling_rate > 1 ? r.sampling_rate : 1;
   uint64_t pk = r.packets * mult, by = r.bytes * mult;
   if (cfg_.groups.empty()) {
     Key k{r.dst, static_cast<uint8_t>(r.dst.is_v4() ? 32 : 128), false};
-    if (Entity* e = entity(k, &cfg_.default_host, nullptr, true, now_)) account(*e, k, r, r.src, pk, by);
+    uint32_t id = entity(k, kHost, 0);
+    if (id != UINT32_MAX) account(id, k, r, r.src, pk, by);
   } else if (const uint32_t* pi = groups_.lookup(r.dst)) {
     const Protected& p = protected_[*pi];
     const HostGroup& g = cfg_.groups[p.group];
+    uint16_t gi = static_cast<uint16_t>(p.group + 1);
     if (any(g.host)) {
       Key k{r.dst, static_cast<uint8_t>(r.dst.is_v4() ? 32 : 128), false};
-      if (Entity* e = entity(k, &g.host, &g, true, now_)) account(*e, k, r, r.src, pk, by);
+      uint32_t id = entity(k, kHost, gi);
+      if (id != UINT32_MAX) account(id, k, r, r.src, pk, by);
     }
     if (any(g.prefix)) {
       Key k{p.prefix.addr(), p.prefix.len(), false};
-      if (Entity* e = entity(k, &g.prefix, &g, true, now_)) account(*e, k, r, r.src, pk, by);
+      uint32_t id = entity(k, kPrefix, gi);
+      if (id != UINT32_MAX) account(id, k, r, r.src, pk, by);
     }
   }
   if (!cfg_.subscribers.empty() && subscribers_.lookup(r.src)) {
     Key k{r.src, static_cast<uint8_t>(r.src.is_v4() ? 32 : 128), true};
-    if (Entity* e = entity(k, &cfg_.outbound, nullptr, true, now_)) account(*e, k, r, r.dst, pk, by);
+    uint32_t id = entity(k, kOutbound, 0);
+    if (id != UINT32_MAX) account(id, k, r, r.dst, pk, by);
   }
 }
 
@@ -225,16 +282,13 @@ void Detector::advance(TimeMs now) {
 void Detector::sweep(TimeMs now) {
   last_sweep_ = now;
   for (size_t i = 0; i < active_.size();) {
-    auto it = entities_.find(active_[i]);
-    Entity& e = it->second;
+    Entity& e = at(entities_.find(active_[i])->second);
     // A second that has fully passed counts towards last_above before deciding.
     if (floor_sec(now) > e.sec) {
       close_second(e);
-      int64_t s = floor_sec(now);
-      e.sec = s;
+      e.sec = floor_sec(now);
       e.pkts = e.bytes = e.flows = 0;
-      e.cur.m.clear();
-      e.vec = VectorCounts{};
+      e.seq0 = head_;
     }
     if (now - e.last_above > cfg_.end_after_ms) {
       end_attack(e);
@@ -244,21 +298,35 @@ void Detector::sweep(TimeMs now) {
       ++i;
     }
   }
-  // Forget hosts idle for a while (not under attack) to bound memory.
-  static constexpr TimeMs kIdle = 300000;
+  // Forget entities idle for a while (not under attack) to bound memory.
   if (entities_.size() > 1024 && now - last_evict_ >= 60000) {
     last_evict_ = now;
+    const int64_t idle_s = cfg_.idle_ms / 1000;
+    const int64_t now_s = rel_sec(now);
+    uint64_t evicted = 0;
     for (auto it = entities_.begin(); it != entities_.end();) {
-      if (it->second.attack < 0 && now - it->second.last_seen > kIdle)
+      const Entity& e = at(it->second);
+      if (e.attack < 0 && now_s - e.last_seen_s > idle_s) {
+        free_.push_back(it->second);
         entities_.erase(it++);
-      else
+        ++evicted;
+      } else {
         ++it;
+      }
     }
+    if (evicted) errors_.add("ddos idle entity evicted", evicted);
   }
 }
 
+size_t Detector::memory_bytes() const {
+  size_t n = table_bytes(entities_) + chunks_.size() * kChunk * sizeof(Entity) + free_.capacity() * sizeof(uint32_t) +
+             ring_.capacity() * sizeof(Rec) + active_.capacity() * sizeof(Key) + attacks_.capacity() * sizeof(Attack);
+  for (const auto& a : attacks_) n += table_bytes(a.sources) + string_heap_bytes(a.trigger) + string_heap_bytes(a.group);
+  return n;
+}
+
 void Detector::finish() {
-  for (const auto& k : active_) end_attack(entities_.find(k)->second);
+  for (const auto& k : active_) end_attack(at(entities_.find(k)->second));
   active_.clear();
 }
 

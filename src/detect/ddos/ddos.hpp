@@ -10,12 +10,23 @@
 // `end_after_ms`, and carries its start, detection time, peak, end, vector,
 // exact distinct-source count and top sources. Time is the traffic's own
 // time (record timestamps), so a replayed capture gives the same result.
+//
+// State: per tracked host (or prefix, or outbound subscriber) a fixed 72-byte
+// record of this second's counters and the baseline, in a slab indexed by a
+// hash map (about 110 bytes per tracked entity in all); no per-host maps.
+// The last `onset_records` accounted records are kept in one ring shared by
+// all entities: when an attack starts, the sources and vector of the second it
+// started in are rebuilt from the ring (exactly, unless the ring was
+// overwritten within that second: then counted). The entity table is bounded
+// (max_entities; refusals counted) and idle entities are evicted (counted).
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,6 +64,8 @@ struct Config {
   TimeMs end_after_ms = 30000;            // quiet time before an attack is over
   size_t max_entities = 1 << 18;          // tracked hosts/prefixes; beyond, counted and skipped
   size_t max_sources_per_attack = 1 << 20;
+  size_t onset_records = 1 << 19;  // ring of recent records (64 bytes each) that seeds an attack's onset second
+  TimeMs idle_ms = 300000;         // entities without traffic this long (and not under attack) are evicted
   size_t top_sources = 20;
   bool renormalise = true;  // multiply sampled records by their sampling rate
 };
@@ -110,40 +123,61 @@ class Detector final : public FlowSink {
   std::string report_json(const Attack& a, size_t max_sources) const;
   const ReasonCounters& errors() const { return errors_; }
   size_t entities() const { return entities_.size(); }
+  // Heap bytes of the detector's state (entity table, per-second peer maps, attacks).
+  size_t memory_bytes() const;
 
  private:
-  struct PeerMap {
-    absl::flat_hash_map<IpAddr, SourceStat> m;
-  };
+  // 72 bytes per tracked host/prefix/outbound subscriber.
   struct Entity {
-    const Thresholds* th = nullptr;
-    const HostGroup* group = nullptr;
-    bool outbound = false;
-    bool track_peers = true;
     int64_t sec = INT64_MIN;  // current second (traffic time / 1000)
-    uint64_t pkts = 0, bytes = 0, flows = 0;
-    TimeMs sec_first = 0;
-    double base_pps = 0, base_bps = 0;
-    TimeMs first_seen = 0, last_seen = 0, last_above = 0;
-    int attack = -1;
-    PeerMap cur;  // peers of this second (seed the attack's sources at onset)
-    VectorCounts vec;  // this second's traffic by class
+    uint64_t pkts = 0, bytes = 0;
+    uint64_t seq0 = 0;        // ring position where this second's records begin
+    int32_t sec_first = 0;    // first packet of this second, ms from sec * 1000 (earlier records count too)
+    TimeMs last_above = 0;
+    float base_pps = 0, base_bps = 0;
+    int32_t first_seen_s = 0, last_seen_s = 0;  // traffic seconds since the detector's epoch
+    uint32_t flows = 0;
+    int32_t attack = -1;
+    uint16_t group = 0;  // index + 1 into cfg_.groups; 0 = default_host / outbound
+    uint8_t kind = 0;    // kHost, kPrefix, kOutbound
+  };
+  static constexpr uint8_t kHost = 0, kPrefix = 1, kOutbound = 2;
+  // One accounted record in the onset ring.
+  struct Rec {
+    uint32_t entity;
+    uint16_t sport, dport;
+    uint8_t proto, tcp_flags;
+    IpAddr peer;
+    TimeMs start, end;
+    uint64_t packets, bytes;
   };
   struct Key {
     IpAddr addr;
     uint8_t len;
     bool outbound;
-    bool operator==(const Key&) const = default;
+    // Two 8-byte compares (IpAddr's defaulted == goes through memcmp: a quarter of the pipeline's time).
+    bool operator==(const Key& o) const {
+      uint64_t a[2], b[2];
+      std::memcpy(a, addr.bytes(), 16);
+      std::memcpy(b, o.addr.bytes(), 16);
+      return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && len == o.len && outbound == o.outbound;
+    }
     template <typename H>
     friend H AbslHashValue(H h, const Key& k) {
       return H::combine(std::move(h), k.addr, k.len, k.outbound);
     }
   };
+  static constexpr uint32_t kChunk = 4096;  // entities per slab chunk
 
-  Entity* entity(const Key& k, const Thresholds* th, const HostGroup* g, bool track_peers, TimeMs now);
-  void account(Entity& e, const Key& k, const FlowRecord& r, const IpAddr& peer, uint64_t pk, uint64_t by);
+  Entity& at(uint32_t id) { return chunks_[id / kChunk][id % kChunk]; }
+  const Entity& at(uint32_t id) const { return chunks_[id / kChunk][id % kChunk]; }
+  const Thresholds& thresholds(const Entity& e) const;
+  const HostGroup* group_of(const Entity& e) const { return e.group ? &cfg_.groups[e.group - 1u] : nullptr; }
+  int32_t rel_sec(TimeMs t) const;
+  uint32_t entity(const Key& k, uint8_t kind, uint16_t group);
+  void account(uint32_t id, const Key& k, const FlowRecord& r, const IpAddr& peer, uint64_t pk, uint64_t by);
   void roll(Entity& e, int64_t sec);
-  void start_attack(Entity& e, const Key& k, const std::string& why);
+  void start_attack(uint32_t id, const Key& k, const std::string& why);
   void close_second(Entity& e);
   void end_attack(Entity& e);
   static void add_source(Attack& a, const IpAddr& peer, const SourceStat& s, size_t cap);
@@ -158,7 +192,14 @@ class Detector final : public FlowSink {
   std::vector<Protected> protected_;
   LpmTable<uint32_t> groups_;      // protected prefix -> index into protected_
   LpmTable<uint8_t> subscribers_;  // subscriber space
-  absl::flat_hash_map<Key, Entity> entities_;
+  absl::flat_hash_map<Key, uint32_t> entities_;  // -> entity id (slab index)
+  std::vector<std::unique_ptr<Entity[]>> chunks_;
+  std::vector<uint32_t> free_;
+  uint32_t next_id_ = 0;
+  std::vector<Rec> ring_;  // allocated on first use, cfg_.onset_records long
+  uint64_t head_ = 0;      // records ever written to the ring
+  bool have_epoch_ = false;
+  int64_t epoch_s_ = 0;
   std::vector<Attack> attacks_;
   std::vector<Key> active_;  // entities with an attack in progress
   ReasonCounters errors_;

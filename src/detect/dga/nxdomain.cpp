@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "detect/table_bytes.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -42,6 +44,12 @@ struct UnionFind {
 NxDetector::NxDetector(const Model& model, NxConfig cfg)
     : model_(model), cfg_(cfg), max_hosts_(std::max<size_t>(cfg.memory_limit / bytes_per_host(), 1)) {
   if (cfg_.window_ms < 1000) cfg_.window_ms = 1000;  // window numbers must fit 32 bits
+}
+
+size_t NxDetector::memory_bytes() const {
+  size_t n = table_bytes(hosts_) + table_bytes(names_);
+  for (const auto& [h, name] : names_) n += string_heap_bytes(name);
+  return n;
 }
 
 double NxDetector::population_sd() const {

@@ -80,6 +80,8 @@ class NxDetector {
   static constexpr size_t bytes_per_host();
   size_t hosts() const { return hosts_.size(); }
   size_t max_hosts() const { return max_hosts_; }
+  // Heap bytes of the detector's state (host table, example names).
+  size_t memory_bytes() const;
   const ReasonCounters& counters() const { return counters_; }  // evictions, untracked hosts, ...
   uint64_t nx_responses() const { return nx_responses_; }
   uint64_t dga_scored() const { return dga_scored_; }

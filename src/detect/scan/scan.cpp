@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "detect/table_bytes.hpp"
+
 namespace omamori::scan {
 
 uint32_t linear_count(const uint64_t* words, size_t nwords) {
@@ -56,8 +58,17 @@ void Detector::on_flow(const FlowRecord& r) {
   bool dark = !cfg_.darknet.empty() && darknet_.lookup(r.dst);
   if (!iot && !dark) return;
   if (!cfg_.subscribers.empty() && !subscribers_.lookup(r.src)) return;
-  if (hosts_.size() >= cfg_.max_hosts && !hosts_.contains(r.src)) evict(r.start);
-  HostState& s = hosts_[r.src];
+  auto it = hosts_.find(r.src);
+  if (it == hosts_.end()) {
+    // A host is tracked from its first unanswered IoT-port attempt (SYN without
+    // ACK) or darknet flow on: answered connections alone (web on 80/8080, ...)
+    // never make a scanner and keep no state (most hosts of an ISP).
+    bool attempt = (r.tcp_flags & tcpflag::SYN) && !(r.tcp_flags & tcpflag::ACK);
+    if (!dark && !attempt) return;
+    if (hosts_.size() >= cfg_.max_hosts) evict(r.start);
+    it = hosts_.try_emplace(r.src).first;
+  }
+  HostState& s = it->second;
   int32_t w = window_of(r.start, cfg_.window_ms);
   if (s.iot_flows + s.darknet_flows == 0) {
     s.window = w;
@@ -130,6 +141,10 @@ void Detector::evict(TimeMs now) {
     hosts_.erase(stalest);
     errors_.add("scan host table full: evicted an active host");
   }
+}
+
+size_t Detector::memory_bytes() const {
+  return table_bytes(hosts_) + table_bytes(scanners_) + table_bytes(darknet_hits_);
 }
 
 void Detector::finish() {

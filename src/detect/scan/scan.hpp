@@ -5,8 +5,9 @@
 // 80/8080/81, MikroTik 8291, ...) within a window, and how many of those
 // attempts were never answered (SYN without ACK); and any traffic to
 // configured darknet (unused) prefixes. State per host is a fixed ~128-byte
-// record (distinct counts by linear-counting bitmaps), the host table is
-// bounded and evictions are counted.
+// record (distinct counts by linear-counting bitmaps), kept only for hosts
+// that made an unanswered IoT-port attempt or sent to the darknet in the
+// window; the host table is bounded and evictions are counted.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
@@ -42,6 +43,8 @@ class Detector final : public FlowSink {
   void findings(FindingSink& sink) const;
   const ReasonCounters& errors() const { return errors_; }
   size_t hosts() const { return hosts_.size(); }
+  // Heap bytes of the detector's state (host table, scanners and darknet hits found).
+  size_t memory_bytes() const;
 
   struct HostState {
     TimeMs first = 0;       // first IoT-port or darknet flow in this window
