@@ -107,19 +107,27 @@ void background(const Isp& isp, const Internet& net, const RealData& data, Captu
     while (t < to - 10 * kSecond) {
       if (r.chance(25)) {
         // A name that does not exist: typos, stale configuration, probes.
-        em.dns(t, s.v4, net.resolver4, r.pick(data.nx_noise), dns::A, 3, {}, r.range(2000, 30000));
+        const std::string& name = r.pick(data.nx_noise);
+        int64_t rtt = r.range(2000, 30000);
+        em.dns(t, s.v4, net.resolver4, name, dns::A, 3, {}, rtt);
       } else {
         const Site& site = net.sites[pick.pick(r)];
         bool v6 = s.v6.len() && !site.v6.empty() && r.chance(600);
         IpAddr client = v6 ? isp.v6_host(s) : s.v4;
         IpAddr dst = v6 ? site.v6 : site.v4;
+        int64_t rtt = r.range(1000, 8000);
+        auto ttl = static_cast<uint32_t>(r.range(60, 3600));
         int64_t tr = em.dns(t, client, v6 ? net.resolver6 : net.resolver4, site.name, v6 ? dns::AAAA : dns::A, 0,
-                            {dst}, r.range(1000, 8000), static_cast<uint32_t>(r.range(60, 3600)));
+                            {dst}, rtt, ttl);
         int conns = r.chance(300) ? 2 : 1;
-        for (int c = 0; c < conns; ++c)
-          em.tcp_session(tr + r.range(1000, 30000) + c * r.range(50000, 900000), client, dst, site.port,
-                         r.range(8000, 180000), static_cast<size_t>(r.range(300, 900)),
-                         static_cast<size_t>(r.range(800, 4500)));
+        for (int c = 0; c < conns; ++c) {
+          int64_t at = tr + r.range(1000, 30000);
+          at += c * r.range(50000, 900000);
+          int64_t web_rtt = r.range(8000, 180000);
+          auto request = static_cast<size_t>(r.range(300, 900));
+          auto response = static_cast<size_t>(r.range(800, 4500));
+          em.tcp_session(at, client, dst, site.port, web_rtt, request, response);
+        }
       }
       int hour = static_cast<int>(((t / kHour) + 9) % 24);
       int64_t mean_s = 5 * 3600 * 8 / kActivity[static_cast<size_t>(hour)];

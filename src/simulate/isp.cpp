@@ -100,8 +100,9 @@ void make_subscribers(Isp& isp, Rng& r) {
       s.nas = 0;
       s.ipv6 = r.chance(500);
     } else {
-      std::string local = english ? fmt::format("{}.{}", r.pick(kEnglish), r.pick(kEnglishSur))
-                                  : fmt::format("{}.{}", r.pick(kGiven), r.pick(kSurnames));
+      const std::string& given = r.pick(english ? kEnglish : kGiven);
+      const std::string& family = r.pick(english ? kEnglishSur : kSurnames);
+      std::string local = given + "." + family;
       s.email = fmt::format("{}.{}@example.{}", local, number, english ? "com" : "jp");
       s.service = r.chance(650) ? "fiber-home" : "fiber-mansion";
       s.nas = static_cast<int>(r.below(2));
@@ -124,8 +125,9 @@ void intervals_of(const Isp& isp, size_t sub, Rng& r, std::vector<Interval>& out
   const Subscriber& s = isp.subs[sub];
   const int64_t start = isp.cfg.start, end = isp.cfg.end;
   if (s.business) {
-    out.push_back({sub, start - r.range(5 * 24, 30 * 24) * kHour - r.range(0, 3599) * kSecond, end, SessionEnd::Open,
-                   ""});
+    int64_t since = start - r.range(5 * 24, 30 * 24) * kHour;
+    since -= r.range(0, 3599) * kSecond;
+    out.push_back({sub, since, end, SessionEnd::Open, ""});
     return;
   }
   int64_t t = r.chance(920) ? start - r.range(1 * kHour / kSecond, 72 * kHour / kSecond) * kSecond

@@ -2,6 +2,9 @@
 // splitmix64. Only integer arithmetic, so the same seed gives the same
 // numbers on every platform and standard library (std:: distributions are
 // implementation-defined and would make the bundle differ between builds).
+// Callers draw at most once per expression: the order in which C++
+// evaluates function arguments or operands is unspecified, and two draws in
+// one call made release and sanitizer builds generate different worlds.
 #pragma once
 
 #include <cstdint>
@@ -72,7 +75,9 @@ class Rng {
   int64_t wait(int64_t mean) {
     // Sum of two uniforms on [0, mean] has mean `mean`; a long tail comes
     // from an occasional x3 stretch.
-    int64_t v = range(0, mean) + range(0, mean) / 2 + range(0, mean) / 2;
+    int64_t v = range(0, mean);  // one draw per statement: C++ leaves the order within one expression open
+    v += range(0, mean) / 2;
+    v += range(0, mean) / 2;
     if (chance(100)) v *= 3;
     return v;
   }
