@@ -12,17 +12,17 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 echo "setup: installing ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
+SUDO=()
+[ "$(id -u)" -eq 0 ] || SUDO=(sudo -E)
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+"${SUDO[@]}" apt-get update -qq
 # tshark asks whether non-root users may capture; the default answer is fine.
-$SUDO -E apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Tests and benchmarks start their own PostgreSQL, Unbound and FastNetMon on
 # loopback; the packages' system services are not wanted (FastNetMon's would
 # also send usage reports), so they are stopped and disabled where systemd runs.
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
   for s in fastnetmon postgresql unbound; do
-    $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
+    "${SUDO[@]}" systemctl disable --now "$s" >/dev/null 2>&1 || true
   done
 fi

@@ -407,6 +407,25 @@ SessionStore::Counts SessionStore::counts() const {
   return c;
 }
 
+uint64_t SessionStore::purge_before(TimeMs cutoff) {
+  begin();
+  try {
+    Stmt s(db_,
+           "DELETE FROM sessions WHERE (end_ms IS NOT NULL AND end_ms < ?1) OR "
+           "(end_ms IS NULL AND interim_ms > 0 AND last_seen_ms + 3 * interim_ms < ?1)");
+    s.i64(1, cutoff).run();
+    auto n = static_cast<uint64_t>(sqlite3_changes(db_));
+    Stmt b(db_, "DELETE FROM port_blocks WHERE end_ms IS NOT NULL AND end_ms < ?1");
+    b.i64(1, cutoff).run();
+    n += static_cast<uint64_t>(sqlite3_changes(db_));
+    commit();
+    return n;
+  } catch (...) {
+    rollback();
+    throw;
+  }
+}
+
 std::string default_state_dir() {
   const char* e = std::getenv("OMAMORI_STATE_DIR");
   return e && *e ? e : "/var/lib/omamori";

@@ -53,6 +53,14 @@ class SessionStore {
     int64_t sessions = 0, open_sessions = 0, port_blocks = 0;
   };
   Counts counts() const;
+
+  // Retention (privacy::RetentionPolicy::sessions_days): deletes sessions
+  // that ended before `cutoff`, sessions whose Stop was lost (open, with an
+  // interim interval, and silent for three intervals) before it, and port
+  // blocks released before it. Open sessions without interim updates stay:
+  // they may still be live. Returns the rows deleted, in one transaction.
+  uint64_t purge_before(TimeMs cutoff);
+
   const std::string& path() const { return path_; }
 
  private:

@@ -152,6 +152,54 @@ TEST(SessionStore, PortBlocksAndRadacctRowsPersistAcrossReopen) {
   EXPECT_EQ(who(*idx, "100.64.0.7", 9000), "-");
 }
 
+TEST(SessionStore, RetentionPurgesEndedAndStaleSessionsOnly) {
+  TempDir d;
+  SessionStore s(d.db());
+  s.begin();
+  s.apply(ev(AcctKind::kStart, 1000, "192.0.2.1", "ended-old", "alice", "100.64.0.1"));
+  s.apply(ev(AcctKind::kStop, 5000, "192.0.2.1", "ended-old", "alice", "100.64.0.1"));
+  s.apply(ev(AcctKind::kStart, 1000, "192.0.2.1", "ended-new", "bob", "100.64.0.2"));
+  s.apply(ev(AcctKind::kStop, 90000, "192.0.2.1", "ended-new", "bob", "100.64.0.2"));
+  AcctEvent lost = ev(AcctKind::kStart, 1000, "192.0.2.1", "lost-stop", "carol", "100.64.0.3");
+  lost.interim_ms = 10000;  // interims every 10 s, last heard at 1 s: gone
+  s.apply(lost);
+  AcctEvent live = ev(AcctKind::kStart, 1000, "192.0.2.1", "live", "dave", "100.64.0.4");
+  live.interim_ms = 10000;
+  s.apply(live);
+  AcctEvent in = ev(AcctKind::kInterim, 45000, "192.0.2.1", "live", "dave");
+  in.interim_ms = 10000;
+  s.apply(in);
+  s.apply(ev(AcctKind::kStart, 1000, "192.0.2.1", "no-interims", "erin", "100.64.0.5"));  // may still be up
+  PortBlockEvent a{};
+  a.alloc = true;
+  a.time = 1000;
+  a.box = ip("192.0.2.9");
+  a.outside = ip("203.0.113.1");
+  a.port_lo = 1024;
+  a.port_hi = 2047;
+  a.inside = ip("100.64.0.1");
+  s.apply(a);
+  PortBlockEvent r = a;
+  r.alloc = false;
+  r.time = 6000;
+  s.apply(r);
+  s.commit();
+  ASSERT_EQ(s.counts().sessions, 5);
+
+  // Cutoff 60 s: ended-old (end 5 s), lost-stop (1 s + 3 x 10 s) and the
+  // released block go; live (last interim 45 s + 30 s > 60 s) stays.
+  EXPECT_EQ(s.purge_before(60000), 3u);
+  EXPECT_EQ(s.counts().sessions, 3);
+  EXPECT_EQ(s.counts().port_blocks, 0);
+  auto idx = s.load_index(IndexPolicy{});
+  EXPECT_EQ(who(*idx, "100.64.0.1", 2000), "-");
+  EXPECT_EQ(who(*idx, "100.64.0.2", 2000), "bob");
+  EXPECT_EQ(who(*idx, "100.64.0.3", 2000), "-");
+  EXPECT_EQ(who(*idx, "100.64.0.4", 2000), "dave");
+  EXPECT_EQ(who(*idx, "100.64.0.5", 2000), "erin");
+  EXPECT_EQ(s.purge_before(60000), 0u);
+}
+
 TEST(SessionStore, MissingDatabaseReadOnlyIsAClearError) {
   TempDir d;
   try {

@@ -51,6 +51,13 @@ class CaseStore {
   std::vector<UnattributedRow> unattributed(size_t limit) const;
   Stats stats() const;
 
+  // Retention (privacy::RetentionPolicy). Closed cases closed before the
+  // cutoff go with their findings, history and delivery records; returns the
+  // cases deleted. Open cases keep all their evidence, however old.
+  uint64_t purge_closed_before(TimeMs cutoff);
+  // Unattributed findings last seen before the cutoff; returns how many.
+  uint64_t purge_unattributed_before(TimeMs cutoff);
+
   const Policy& policy() const { return policy_; }
 
  private:

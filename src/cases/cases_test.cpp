@@ -181,6 +181,34 @@ TEST_P(CasesTest, UnattributedFindingsAreKeptCountedAndListable) {
   EXPECT_TRUE(store_->list({}).empty());
 }
 
+TEST_P(CasesTest, RetentionPurgesOldClosedCasesAndUnattributedFindingsOnly) {
+  int64_t old_closed = store_->ingest(c2("cnc.example.net", T0), attr("alice"), T0).case_id;
+  store_->resolve(old_closed, "ana", "", T0);
+  store_->close(old_closed, "ana", "", T0 + kDay);
+  int64_t open_old = store_->ingest(c2("cnc.example.net", T0), attr("bob"), T0).case_id;
+  int64_t recent_closed = store_->ingest(dga("xkq.example", T0), attr("carol"), T0).case_id;
+  store_->close(recent_closed, "ana", "", T0 + 100 * kDay);
+  Attribution none;
+  store_->ingest(c2("old.example", T0), none, T0);
+  store_->ingest(c2("new.example", T0 + 100 * kDay), none, T0 + 100 * kDay);
+
+  TimeMs cutoff = T0 + 50 * kDay;
+  EXPECT_EQ(store_->purge_closed_before(cutoff), 1u);
+  EXPECT_FALSE(store_->get(old_closed).has_value());
+  EXPECT_EQ(db_->query("SELECT COUNT(*) FROM case_history WHERE case_id = ?", {store::Value(old_closed)}).integer(0, 0),
+            0);
+  EXPECT_EQ(db_->query("SELECT COUNT(*) FROM case_findings WHERE case_id = ?", {store::Value(old_closed)}).integer(0, 0),
+            0);
+  // An open case keeps its evidence however old; a recently closed one stays.
+  EXPECT_EQ(detail(open_old).findings.size(), 1u);
+  EXPECT_EQ(detail(recent_closed).summary.state, State::kClosed);
+  EXPECT_EQ(store_->purge_unattributed_before(cutoff), 1u);
+  auto u = store_->unattributed(0);
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].finding.indicator, "new.example");
+  EXPECT_EQ(store_->purge_closed_before(cutoff), 0u);  // idempotent
+}
+
 TEST_P(CasesTest, NonSubscriberFindingsAreIgnoredAndCounted) {
   auto r = store_->ingest(make_finding("ddos-target", "udp-flood", "ddos", 90, T0), attr("alice"), T0);
   EXPECT_EQ(r.outcome, IngestOutcome::kIgnored);

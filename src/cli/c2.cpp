@@ -11,8 +11,10 @@
 
 #include "cli/common.hpp"
 #include "detect/c2/store.hpp"
-#include "privacy/roles.hpp"
 #include "intel/store_sqlite.hpp"
+#include "privacy/audit.hpp"
+#include "privacy/roles.hpp"
+#include "privacy/settings.hpp"
 
 namespace omamori::cli {
 
@@ -30,7 +32,13 @@ struct C2Options {
   int confidence = -1;
   double ttl_days = 0;
   bool force = false;
+  // Privacy settings (roles file, audit log) of `confirm` and of `reject`:
+  // one each, as a Settings is bound to its subcommand.
+  privacy::Settings confirm_privacy, reject_privacy;
 };
+
+constexpr std::string_view kActionConfirm = "c2.confirm";
+constexpr std::string_view kActionReject = "c2.reject";
 
 std::string time_or_dash(TimeMs t) {
   return t ? format_rfc3339(t) : "-";
@@ -118,7 +126,7 @@ void cmd_candidates(const C2Options& o) {
   std::fflush(stdout);
 }
 
-void cmd_decide(const C2Options& o, c2::Status decision) {
+void cmd_decide(C2Options& o, c2::Status decision) {
   std::string err;
   auto t = c2::parse_target(o.target, err);
   if (!t) throw CommandError(kUsage, err);
@@ -126,8 +134,24 @@ void cmd_decide(const C2Options& o, c2::Status decision) {
     throw CommandError(kUsage, "--reason must say why");
   if (o.ttl_days < 0) throw CommandError(kUsage, "--ttl-days must not be negative");
   if (o.confidence > 100) throw CommandError(kUsage, "--confidence must be 0-100");
+  // A decision changes what the detectors flag (confirmed destinations enter
+  // the intel store): it needs manage-cases and is audited.
+  const bool confirm = decision == c2::Status::Confirmed;
+  privacy::Settings& ps = confirm ? o.confirm_privacy : o.reject_privacy;
+  const std::string_view action = confirm ? kActionConfirm : kActionReject;
+  privacy::Access access;
+  try {
+    ps.resolve();
+    access = privacy::authorize(ps, privacy::Permission::kManageCases, action, t->value);
+  } catch (const privacy::AccessDenied& e) {
+    throw CommandError(kFailure, std::string("access denied: ") + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw CommandError(kUsage, e.what());
+  } catch (const std::runtime_error& e) {
+    throw CommandError(kFailure, e.what());
+  }
   c2::DecideOptions d;
-  d.actor = privacy::current_actor();
+  d.actor = access.actor;
   d.reason = o.reason;
   d.now = now_ms();
   d.confidence = o.confidence;
@@ -139,6 +163,17 @@ void cmd_decide(const C2Options& o, c2::Status decision) {
     c2::Decision dec = s.decide(*t, decision, d);
     intel::IntelDb db(intel_path);
     auto st = c2::publish(s, db, d.now);
+    try {
+      privacy::AuditLog(ps.audit_log)
+          .append({access.actor, std::string(privacy::role_name(access.role)), std::string(action), dec.target,
+                   o.reason,
+                   {{"candidates", dec.candidates},
+                    {"feed", std::string(c2::CandidateStore::kFeed)},
+                    {"feed_indicators", st.total},
+                    {"forced", o.force}}});
+    } catch (const std::exception& e) {
+      throw CommandError(kFailure, std::string("audit log: ") + e.what());
+    }
     fmt::print("{} {} by {} ({} recorded candidate(s): {}); feed {} now has {} indicator(s)\n",
                c2::status_name(decision), dec.target, dec.actor, dec.candidates.size(), fmt::join(dec.candidates, ", "),
                c2::CandidateStore::kFeed, st.total);
@@ -214,6 +249,7 @@ void register_c2(CLI::App& app) {
 
   auto* conf = c2->add_subcommand("confirm", "Confirm a C&C server: it enters the intel store as feed local-discovery");
   add_decision(conf, *o);
+  o->confirm_privacy.add_to(conf);
   conf->add_option("--confidence", o->confidence, "Confidence of the indicator, 0-100 (default 90)")
       ->check(CLI::Range(0, 100));
   conf->add_option("--family", o->family, "Malware family, if known");
@@ -222,6 +258,7 @@ void register_c2(CLI::App& app) {
 
   auto* rej = c2->add_subcommand("reject", "Reject a candidate: not proposed again unless its evidence doubles");
   add_decision(rej, *o);
+  o->reject_privacy.add_to(rej);
   rej->callback([o] { cmd_decide(*o, c2::Status::Rejected); });
 
   auto* hist = c2->add_subcommand("history", "Decisions taken, oldest first (who, when, why)");

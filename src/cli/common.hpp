@@ -82,5 +82,6 @@ void register_cases_ingest(CLI::App& app);  // cases_ingest.cpp (after register_
 void register_demo(CLI::App& app);          // demo.cpp
 void register_retention(CLI::App& app);  // retention.cpp (privacy)
 void register_simulate(CLI::App& app);  // simulate.cpp
+void register_export(CLI::App& app);    // export.cpp (privacy)
 
 }  // namespace omamori::cli

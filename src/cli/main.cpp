@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   register_demo(app);
   register_retention(app);
   register_simulate(app);
+  register_export(app);
 
   try {
     app.parse(argc, argv);

@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
+#include "attribution/store.hpp"
 #include "cli/common.hpp"
+#include "cli/store_options.hpp"
 #include "privacy/audit.hpp"
 #include "privacy/retention.hpp"
 #include "privacy/settings.hpp"
@@ -16,14 +20,42 @@ using namespace omamori::privacy;
 namespace {
 
 struct RetentionOptions {
-  Settings settings;
+  StoreOptions store;  // --state-dir (sessions.db), --db (cases), privacy settings
   RetentionPolicy policy;
   bool dry_run = false, list = false;
   std::string now;  // for tests and replays: pretend it is this time
 };
 
+// The stores this installation has get purge hooks: the session journal
+// (STATE/sessions.db) and the case store (--db). A store that does not exist
+// yet has nothing to purge and gets no hook; one that cannot be opened makes
+// its hook fail, which the report shows and the exit code says.
+void register_store_hooks(const RetentionOptions& o) {
+  clear_purge_hooks();
+  std::string sessions = (std::filesystem::path(o.store.privacy.state_dir) / "sessions.db").string();
+  if (std::filesystem::exists(sessions))
+    register_purge("sessions", DataKind::kSessions,
+                   [sessions](TimeMs cutoff) { return SessionStore(sessions).purge_before(cutoff); });
+  std::string url = o.store.db_url();
+  auto parsed = store::parse_url(url);
+  if (parsed && (parsed->first != store::Backend::kSqlite || std::filesystem::exists(parsed->second))) {
+    StoreOptions so = o.store;
+    auto with_cases = [so](auto fn) {
+      Stores st = open_stores(so, true);
+      return fn(*st.cases);
+    };
+    register_purge("cases (closed)", DataKind::kClosedCases, [with_cases](TimeMs cutoff) {
+      return with_cases([cutoff](cases::CaseStore& c) { return c.purge_closed_before(cutoff); });
+    });
+    register_purge("findings (unattributed)", DataKind::kFindings, [with_cases](TimeMs cutoff) {
+      return with_cases([cutoff](cases::CaseStore& c) { return c.purge_unattributed_before(cutoff); });
+    });
+  }
+}
+
 void cmd_run(RetentionOptions& o) {
-  o.settings.resolve();
+  auto& settings = o.store.privacy;
+  settings.resolve();
   try {
     o.policy.validate();
   } catch (const std::invalid_argument& e) {
@@ -37,10 +69,11 @@ void cmd_run(RetentionOptions& o) {
   }
   Access a;
   try {
-    a = authorize(o.settings, Permission::kConfigure, std::string(kActionRetentionPurge));
+    a = authorize(settings, Permission::kConfigure, std::string(kActionRetentionPurge));
   } catch (const AccessDenied& e) {
     throw CommandError(kFailure, fmt::format("access denied: {}", e.what()));
   }
+  register_store_hooks(o);
   RetentionReport r = run_retention(o.policy, now, o.dry_run);
 
   nlohmann::json counts = nlohmann::json::array();
@@ -65,7 +98,7 @@ void cmd_run(RetentionOptions& o) {
                      {"cases_closed_days", o.policy.cases_closed_days},
                      {"sessions_days", o.policy.sessions_days},
                      {"audit_days", o.policy.audit_days}}}}};
-    AuditLog(o.settings.audit_log).append(ev);
+    AuditLog(settings.audit_log).append(ev);
   }
   if (r.errors()) exit_code() = kFailure;
 }
@@ -76,7 +109,7 @@ void register_retention(CLI::App& app) {
   auto o = std::make_shared<RetentionOptions>();
   auto* ret = app.add_subcommand("retention", "Purge data past its retention limit ([retention] in the config)");
   ret->require_subcommand(1);
-  o->settings.add_to(ret);
+  o->store.add_to(ret, false);
   auto& p = o->policy;
   const char* g = "Policy";
   ret->add_option("--raw-telemetry-days,--raw_telemetry_days", p.raw_telemetry_days,

@@ -182,7 +182,10 @@ TEST(Retention, CliRunIsAuditedAndRefusesShortAuditRetention) {
   EXPECT_NE(r.out.find("alice may not configure"), std::string::npos) << r.out;
   entries.clear();
   read_audit(d.path + "/state/audit.log", [&](const AuditEntry& e) { entries.push_back(e); });
-  ASSERT_EQ(entries.size(), 3u);
-  EXPECT_EQ(entries[2].event.action, "access.denied");
-  EXPECT_EQ(entries[2].event.actor, "alice");
+  // The new roles file was noticed (config.change) before the second purge.
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries[1].event.action, "config.change");
+  EXPECT_EQ(entries[2].event.action, "retention.purge");
+  EXPECT_EQ(entries[3].event.action, "access.denied");
+  EXPECT_EQ(entries[3].event.actor, "alice");
 }

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "privacy/audit.hpp"
+#include "privacy/config_watch.hpp"
 
 namespace omamori::privacy {
 
@@ -35,6 +36,7 @@ void Settings::resolve() {
     const CLI::Option* cfg = root->get_config_ptr();
     if (cfg && cfg->count() > 0) {
       std::string path = cfg->as<std::string>();
+      config_file = path;
       toml::table t;
       try {
         t = toml::parse_file(path);
@@ -69,6 +71,7 @@ Access authorize(const Settings& s, Permission p, std::string_view attempted, st
   auto requested = s.requested_role();
   try {
     std::string actor = current_actor();
+    note_config_changes(s.state_dir, s.audit_log, {s.config_file, s.roles_file}, actor);
     Access a = resolve_access_as(actor, AccessPolicy::load(s.roles_file), requested, p);
     require(a, p);
     return a;

@@ -29,6 +29,7 @@ namespace omamori::privacy {
 struct Settings {
   std::string state_dir, key_file, audit_log, roles_file;
   std::string role;  // requested role, "" = pick
+  std::string config_file;  // the -c configuration file, set by resolve() ("" = none)
 
   static constexpr const char* kDefaultStateDir = "/var/lib/omamori";
 
@@ -50,7 +51,9 @@ struct Settings {
   CLI::Option* opts_[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
-// Resolves who is acting (current_actor), the role (settings.role or the
+// Notes configuration changes first (the -c file and the roles file,
+// privacy/config_watch.hpp: "config.change" entries). Then resolves who is
+// acting (current_actor), the role (settings.role or the
 // least privileged role held that grants `p`, per the roles file) and checks
 // `p`. On AccessDenied, appends "access.denied" to the audit log (detail:
 // attempted action, permission, error) and rethrows. `attempted` names the

@@ -248,23 +248,36 @@ TEST(C2Cli, CandidatesConfirmRejectAndReputationAfterwards) {
   r = cli("c2 candidates --json --min-q 1e-300 --db " + db);
   EXPECT_TRUE(jsonl(r.out).empty()) << r.out;
 
+  // Decisions need manage-cases and are audited in the state directory's log.
+  const std::string state = tmp.file("state");
+  fs::create_directories(state);
+  std::ofstream(state + "/roles.toml") << "[roles]\nalice = [\"analyst\"]\nbob = [\"analyst\"]\n"
+                                       << "carol = [\"auditor\"]\n";
+  const std::string priv = " --state-dir " + state;
+
   // 3. Mistakes are refused with a clear message.
-  r = cli("c2 confirm 198.51.100.250 --reason x --db " + db);
+  r = cli("c2 confirm 198.51.100.250 --reason x --db " + db + priv);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no recorded C&C candidate"), std::string::npos) << r.err;
-  r = cli("c2 confirm 10.0.0.0/8 --reason x --db " + db);
+  r = cli("c2 confirm 10.0.0.0/8 --reason x --db " + db + priv);
   EXPECT_EQ(r.code, 2) << r.err;
-  r = cli("c2 confirm 203.0.113.77:6667/tcp --db " + db);
+  r = cli("c2 confirm 203.0.113.77:6667/tcp --db " + db + priv);
   EXPECT_EQ(r.code, 2) << r.err;  // --reason is required
-  r = cli("c2 reject 203.0.113.77:6667/tcp --reason '  ' --db " + db);
+  r = cli("c2 reject 203.0.113.77:6667/tcp --reason '  ' --db " + db + priv);
   EXPECT_EQ(r.code, 2) << r.err;  // ... and must say something
 
+  // An auditor may not decide; the attempt is audited.
+  r = cli("c2 confirm 203.0.113.77:6667/tcp --reason 'looks bad' --db " + db + priv, "OMAMORI_ACTOR=carol");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("access denied"), std::string::npos) << r.err;
+
   // 4. Confirm one, reject the other; who and when are kept.
-  r = cli("c2 confirm 203.0.113.77:6667/tcp --reason 'sandboxed sample phones home here' --db " + db,
+  r = cli("c2 confirm 203.0.113.77:6667/tcp --reason 'sandboxed sample phones home here' --db " + db + priv,
               "OMAMORI_ACTOR=alice");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("feed local-discovery now has 1 indicator"), std::string::npos) << r.out;
-  r = cli(fmt::format("c2 reject {} --reason 'a software update CDN' --db {}", kDomain, db), "OMAMORI_ACTOR=bob");
+  r = cli(fmt::format("c2 reject {} --reason 'a software update CDN' --db {}{}", kDomain, db, priv),
+          "OMAMORI_ACTOR=bob");
   ASSERT_EQ(r.code, 0) << r.err;
   r = cli("c2 candidates --json --status all --db " + db);
   rows = by_dest(jsonl(r.out));
@@ -280,6 +293,23 @@ TEST(C2Cli, CandidatesConfirmRejectAndReputationAfterwards) {
   EXPECT_EQ(h[0]["decision"], "confirmed");
   EXPECT_EQ(h[1]["actor"], "bob");
   EXPECT_EQ(h[1]["decision"], "rejected");
+  // The audit log holds the roles file's first sight, the denial and both
+  // decisions with their reasons, and verifies.
+  r = cli("audit show --format jsonl --state-dir " + state);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto audit = jsonl(r.out);
+  ASSERT_EQ(audit.size(), 4u) << r.out;
+  EXPECT_EQ(audit[0]["action"], "config.change");
+  EXPECT_EQ(audit[1]["action"], "access.denied");
+  EXPECT_EQ(audit[1]["actor"], "carol");
+  EXPECT_EQ(audit[2]["action"], "c2.confirm");
+  EXPECT_EQ(audit[2]["actor"], "alice");
+  EXPECT_EQ(audit[2]["role"], "analyst");
+  EXPECT_EQ(audit[2]["subject"], "203.0.113.77:6667/tcp");
+  EXPECT_EQ(audit[2]["reason"], "sandboxed sample phones home here");
+  EXPECT_EQ(audit[3]["action"], "c2.reject");
+  EXPECT_EQ(audit[3]["actor"], "bob");
+  EXPECT_EQ(cli("audit verify --state-dir " + state).code, 0);
 
   // 5. The confirmed destination is in the intel store as feed local-discovery...
   r = cli("intel list --format jsonl --feed local-discovery --db " + db);
