@@ -81,21 +81,8 @@ uint64_t pack4(uint32_t addr, uint16_t port, uint8_t proto) {
 }
 }  // namespace
 
-size_t Discovery::ArenaHash::operator()(uint32_t id) const {
-  const Dest& x = d->dests_[id];
-  return (*this)(Probe{x.kind, d->key_bytes(x)});
-}
-size_t Discovery::ArenaHash::operator()(const Probe& p) const {
-  return static_cast<size_t>(XXH3_64bits_withSeed(p.bytes.data(), p.bytes.size(), p.kind));
-}
-bool Discovery::ArenaEq::operator()(uint32_t a, const Probe& p) const {
-  const Dest& x = d->dests_[a];
-  return x.kind == p.kind && x.len == p.bytes.size() &&
-         std::memcmp(d->arena_.data() + x.key, p.bytes.data(), p.bytes.size()) == 0;
-}
-
 Discovery::Discovery(Config cfg)
-    : cfg_(std::move(cfg)), infra_ports_(1024, 0), by_bytes_(0, ArenaHash{this}, ArenaEq{this}) {
+    : cfg_(std::move(cfg)), infra_ports_(1024, 0) {
   LpmTable<uint8_t>::Builder b;
   for (const auto& p : cfg_.infrastructure) b.add(p, 1);
   infra_ = b.build();
@@ -118,11 +105,11 @@ uint32_t Discovery::host_key(const IpAddr& host) {
   if (host.is_v4()) {
     uint32_t a = host.v4_host_order();
     if ((a & kOtherTag) != kOtherTag) {
+      if (hosts4_.find(a * kGolden, [a](const HostSlot& s) { return s.key == a; })) return a;
       if (hosts() < cfg_.max_hosts) {
-        hosts4_.insert(a);
+        hosts4_.insert(HostSlot{a});
         return a;
       }
-      if (hosts4_.contains(a)) return a;
       counters_.add("c2 host not tracked (max_hosts)");
       return kNoHost;
     }
@@ -172,21 +159,26 @@ void Discovery::add_contact(const IpAddr& host, DestKind kind, std::string_view 
 }
 
 void Discovery::add_packed4(uint32_t host, uint64_t packed, TimeMs t) {
-  auto it = packed4_.find(packed);
-  if (it != packed4_.end()) {
-    touch(it->second, host, t);
+  const uint32_t lo = static_cast<uint32_t>(packed), hi = static_cast<uint32_t>(packed >> 32);
+  if (const PackedSlot* s = packed4_.find(packed * kGolden, [&](const PackedSlot& x) { return x.lo == lo && x.hi == hi; })) {
+    touch(s->id, host, t);
     return;
   }
   uint32_t id = new_dest(static_cast<uint8_t>(static_cast<uint8_t>(DestKind::AddrPort) | kPacked4), t);
   if (id == kNoHost) return;
-  packed4_.emplace(packed, id);
+  packed4_.insert(PackedSlot{lo, hi, id});
   touch(id, host, t);
 }
 
 void Discovery::add_arena(uint32_t host, uint8_t kind, std::string_view bytes, TimeMs t) {
-  auto it = by_bytes_.find(Probe{kind, bytes});
-  if (it != by_bytes_.end()) {
-    touch(*it, host, t);
+  const uint32_t tag = static_cast<uint32_t>(XXH3_64bits_withSeed(bytes.data(), bytes.size(), kind) >> 32);
+  const NameSlot* hit = by_bytes_.find(tag * kGolden, [&](const NameSlot& x) {
+    if (x.tag != tag) return false;
+    const Dest& d = dests_[x.id];
+    return d.kind == kind && d.len == bytes.size() && std::memcmp(arena_.data() + d.key, bytes.data(), bytes.size()) == 0;
+  });
+  if (hit) {
+    touch(hit->id, host, t);
     return;
   }
   if (arena_.size() + bytes.size() > UINT32_MAX) {
@@ -200,7 +192,7 @@ void Discovery::add_arena(uint32_t host, uint8_t kind, std::string_view bytes, T
   d.len = static_cast<uint16_t>(bytes.size());
   arena_.insert(arena_.end(), bytes.begin(), bytes.end());
   arena_live_ += bytes.size();
-  by_bytes_.insert(id);
+  by_bytes_.insert(NameSlot{id, tag});
   touch(id, host, t);
 }
 
@@ -319,14 +311,12 @@ void Discovery::evict(size_t want_dests, size_t want_contacts) {
     dropped += !keep;
     return keep;
   });
-  absl::erase_if(packed4_, [&](const auto& kv) { return (dests_[kv.second].flags & kEvicted) != 0; });
+  packed4_.rebuild_if([&](const PackedSlot& s) { return !(dests_[s.id].flags & kEvicted); });
+  by_bytes_.rebuild_if([&](const NameSlot& s) { return !(dests_[s.id].flags & kEvicted); });
   for (uint32_t id = 0; id < dests_.size(); ++id) {
     Dest& d = dests_[id];
     if (!(d.flags & kEvicted)) continue;
-    if (!(d.kind & kPacked4)) {
-      by_bytes_.erase(id);
-      arena_live_ -= d.len;
-    }
+    if (!(d.kind & kPacked4)) arena_live_ -= d.len;
     d.flags = kFree;
     free_.push_back(id);
   }
@@ -393,9 +383,9 @@ std::string Discovery::dest_text(const Dest& d, uint64_t packed) const {
 }
 
 size_t Discovery::memory_bytes() const {
-  return table_bytes(hosts4_) + table_bytes(hosts_other_) + other_addrs_.capacity() * sizeof(IpAddr) +
+  return hosts4_.memory_bytes() + table_bytes(hosts_other_) + other_addrs_.capacity() * sizeof(IpAddr) +
          table_bytes(suspected_) + dests_.capacity() * sizeof(Dest) + free_.capacity() * sizeof(uint32_t) +
-         table_bytes(packed4_) + table_bytes(by_bytes_) + arena_.capacity() + contacts_.memory_bytes();
+         packed4_.memory_bytes() + by_bytes_.memory_bytes() + arena_.capacity() + contacts_.memory_bytes();
 }
 
 double Discovery::log_hypergeom_tail(uint32_t N, uint32_t K, uint32_t n, uint32_t k) {
@@ -455,8 +445,9 @@ std::vector<Candidate> Discovery::candidates(size_t max) {
     absl::flat_hash_set<uint32_t> need;
     for (uint32_t id : eligible)
       if (dests_[id].kind & kPacked4) need.insert(id);
-    for (const auto& [key, id] : packed4_)
-      if (need.contains(id)) packed.emplace(id, key);
+    packed4_.for_each([&](const PackedSlot& s) {
+      if (need.contains(s.id)) packed.emplace(s.id, s.key());
+    });
   }
   for (uint32_t id : eligible) {
     const Dest& d = dests_[id];

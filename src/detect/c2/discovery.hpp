@@ -50,6 +50,7 @@
 #include "core/lpm.hpp"
 #include "core/time.hpp"
 #include "detect/finding.hpp"
+#include "detect/linear_table.hpp"
 
 namespace omamori::c2 {
 
@@ -201,11 +202,11 @@ void ContactStore::merge(Keep&& keep) {
   buf_.clear();
 }
 
+inline constexpr uint64_t kGolden = kGoldenMul;
+
 class Discovery {
  public:
   explicit Discovery(Config cfg);
-  Discovery(const Discovery&) = delete;  // its tables' hashers point to it
-  Discovery& operator=(const Discovery&) = delete;
   // Records that host contacted dest at time t. dest is normalised by the caller
   // (lower-case names; "addr:port/proto" for flows: use flow_dest()).
   void add_contact(const IpAddr& host, DestKind kind, std::string_view dest, TimeMs t);
@@ -250,23 +251,25 @@ class Discovery {
   // | kBinary6 (IPv6 address:port/proto: 16 + 2 + 1 bytes in the arena).
   static constexpr uint8_t kPacked4 = 0x80, kBinary6 = 0x40, kKindMask = 0x0f;
   static constexpr uint8_t kFree = 1, kEvicted = 2, kOverflow = 4;
-  // Lookup of arena-keyed destinations by (kind, bytes) without a string.
-  struct Probe {
-    uint8_t kind;
-    std::string_view bytes;
+  // Hosts by IPv4 address (never in 240.0.0.0/4, so ~0 is free).
+  struct HostSlot {
+    uint32_t key = UINT32_MAX;
+    bool is_empty() const { return key == UINT32_MAX; }
+    uint64_t pos_hash() const { return key * kGolden; }
   };
-  struct ArenaHash {
-    using is_transparent = void;
-    const Discovery* d;
-    size_t operator()(uint32_t id) const;
-    size_t operator()(const Probe& p) const;
+  // IPv4 address:port/proto (56 bits) -> destination id, 12 bytes.
+  struct PackedSlot {
+    uint32_t lo = 0, hi = UINT32_MAX, id = 0;
+    uint64_t key() const { return uint64_t{hi} << 32 | lo; }
+    bool is_empty() const { return hi == UINT32_MAX; }
+    uint64_t pos_hash() const { return key() * kGolden; }
   };
-  struct ArenaEq {
-    using is_transparent = void;
-    const Discovery* d;
-    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
-    bool operator()(uint32_t a, const Probe& p) const;
-    bool operator()(const Probe& p, uint32_t a) const { return (*this)(a, p); }
+  // Arena-keyed destinations: the id and 32 bits of the key's hash (which
+  // also place the slot, so a rebuild needs no key).
+  struct NameSlot {
+    uint32_t id = UINT32_MAX, tag = 0;
+    bool is_empty() const { return id == UINT32_MAX; }
+    uint64_t pos_hash() const { return tag * kGolden; }
   };
   std::string_view key_bytes(const Dest& d) const { return {arena_.data() + d.key, d.len}; }
 
@@ -294,7 +297,7 @@ class Discovery {
   bool have_epoch_ = false;
   TimeMs epoch_ = 0, now_ = 0;
   // Hosts: IPv4 (outside 240.0.0.0/4) by address; others interned with the top nibble 0xF.
-  absl::flat_hash_set<uint32_t> hosts4_;
+  LinearTable<HostSlot> hosts4_;
   absl::flat_hash_map<IpAddr, uint32_t> hosts_other_;
   std::vector<IpAddr> other_addrs_;
   absl::flat_hash_set<uint32_t> suspected_;
@@ -302,8 +305,8 @@ class Discovery {
   std::vector<Dest> dests_;
   std::vector<uint32_t> free_;
   size_t live_dests_ = 0;
-  absl::flat_hash_map<uint64_t, uint32_t> packed4_;  // addr<<24 | port<<8 | proto -> id
-  absl::flat_hash_set<uint32_t, ArenaHash, ArenaEq> by_bytes_;
+  LinearTable<PackedSlot> packed4_;  // addr<<24 | port<<8 | proto -> id
+  LinearTable<NameSlot> by_bytes_;
   std::vector<char> arena_;
   size_t arena_live_ = 0;
   ContactStore contacts_;
