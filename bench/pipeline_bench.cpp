@@ -389,6 +389,7 @@ int main(int argc, char** argv) {
     nflows += nf;
     ndns += nd;
   }
+  pipe->flush();  // the last few queued flow records
   double w1 = wall();
   size_t heap1 = heap_bytes(), rss1 = rss_bytes();
   const auto& ddos = pipe->ddos();

@@ -212,6 +212,20 @@ class Discovery {
   void add_contact(const IpAddr& host, DestKind kind, std::string_view dest, TimeMs t);
   void add_flow(const IpAddr& host, const IpAddr& dst, uint16_t dport, uint8_t proto, TimeMs t);
   void set_suspected(const IpAddr& host);
+  // Starts loading the destination record add_flow() will update (after prefetch_flow()).
+  void prefetch_dest(const IpAddr& dst, uint16_t dport, uint8_t proto) const {
+    if (!dst.is_v4()) return;
+    const uint64_t k = uint64_t{dst.v4_host_order()} << 24 | uint64_t{dport} << 8 | proto;
+    const uint32_t lo = static_cast<uint32_t>(k), hi = static_cast<uint32_t>(k >> 32);
+    if (const PackedSlot* s =
+            packed4_.find(k * kGolden, [&](const PackedSlot& x) { return x.lo == lo && x.hi == hi; }))
+      prefetch_line(&dests_[s->id]);
+  }
+  // Starts loading the table slots add_flow() with these arguments will look up.
+  void prefetch_flow(const IpAddr& host, const IpAddr& dst, uint16_t dport, uint8_t proto) const {
+    if (host.is_v4()) hosts4_.prefetch(host.v4_host_order() * kGolden);
+    if (dst.is_v4()) packed4_.prefetch((uint64_t{dst.v4_host_order()} << 24 | uint64_t{dport} << 8 | proto) * kGolden);
+  }
   // Destinations explained already (listed by a threat feed, allowlisted) are
   // never candidates: the function says which (addr/port/proto for kind
   // AddrPort, name otherwise).

@@ -108,6 +108,21 @@ class Detector final : public FlowSink {
  public:
   explicit Detector(Config cfg);
   void on_flow(const FlowRecord& r) override;
+  // Starts loading the index slots on_flow(r) will look up (call a few records ahead).
+  void prefetch(const FlowRecord& r) const {
+    entities_.prefetch(slot_of(Key{r.dst, static_cast<uint8_t>(r.dst.is_v4() ? 32 : 128), false}).pos_hash());
+    if (!cfg_.subscribers.empty())
+      entities_.prefetch(slot_of(Key{r.src, static_cast<uint8_t>(r.src.is_v4() ? 32 : 128), true}).pos_hash());
+  }
+  // Starts loading the entity records on_flow(r) will update (call after
+  // prefetch(r), when its index slots have arrived).
+  void prefetch_entities(const FlowRecord& r) const {
+    uint32_t id = find_id(Key{r.dst, static_cast<uint8_t>(r.dst.is_v4() ? 32 : 128), false});
+    if (id != UINT32_MAX) prefetch_line(&at(id));
+    if (cfg_.subscribers.empty()) return;
+    id = find_id(Key{r.src, static_cast<uint8_t>(r.src.is_v4() ? 32 : 128), true});
+    if (id != UINT32_MAX) prefetch_line(&at(id));
+  }
   // Moves the clock (traffic time) forward: ends attacks that went quiet.
   void advance(TimeMs now);
   // End of input: closes every active attack at its last packet.
