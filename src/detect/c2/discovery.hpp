@@ -19,7 +19,7 @@
 //    an interned id; a set of host keys gives N;
 //  - the distinct (destination, host) contacts are 64-bit keys appended to a
 //    buffer, which is sorted and merged now and then into a sorted,
-//    de-duplicated, delta-varint-coded store (~2-3 bytes per contact); n is
+//    de-duplicated, delta-varint-coded store (~3 bytes per contact); n is
 //    counted at the merge, k (suspected hosts per destination) only when
 //    candidates are ranked;
 //  - max_destinations, max_contacts and max_hosts bound it (the contact
@@ -65,7 +65,7 @@ struct Config {
   std::vector<Prefix> infrastructure;      // resolvers, NTP, CDNs, own services
   std::vector<uint16_t> infrastructure_ports{53, 123, 67, 68, 853};
   size_t max_hosts_per_dest = 1 << 16;     // distinct hosts kept per destination; beyond, counted
-  // Memory bounds (about 60 bytes per destination, 2-3 per contact, 10 per host).
+  // Memory bounds (about 50-60 bytes per destination, 3-4 per contact with the merge buffer, 8 per IPv4 host).
   size_t max_destinations = 1 << 23;
   size_t max_contacts = size_t{1} << 28;   // distinct (destination, host) pairs
   size_t max_hosts = 1 << 24;
