@@ -6,7 +6,8 @@
 //   bool is_empty() const;       a default-constructed slot is empty
 //   uint64_t pos_hash() const;   a mixed 64-bit hash: its high bits pick the slot
 // Lookups pass the same hash and a predicate. There is no single erase:
-// rebuild_if() keeps the slots a predicate keeps (bulk eviction).
+// rebuild_if() keeps the slots a predicate keeps (bulk eviction; the
+// predicate may change a slot's value, never its key).
 #pragma once
 
 #include <bit>
@@ -66,7 +67,7 @@ class LinearTable {
     old.swap(slots_);
     slots_.assign(old.size(), Slot{});
     size_ = 0;
-    for (const Slot& s : old)
+    for (Slot& s : old)  // keep() may change what a slot holds
       if (!s.is_empty() && keep(s)) {
         place(s);
         ++size_;

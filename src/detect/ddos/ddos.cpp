@@ -52,20 +52,15 @@ int32_t Detector::rel_sec(TimeMs t) const {
 
 uint32_t Detector::find_id(const Key& k) const {
   const Slot key = slot_of(k);
-  const Slot* s = entities_.find(key.pos_hash(), [&](const Slot& x) {
-    return ((x.a ^ key.a) | (x.b ^ key.b)) == 0 && x.len == key.len && x.outbound == key.outbound;
-  });
-  return s ? s->id : UINT32_MAX;
+  const Slot* s = entities_.find(key.pos_hash(), [&](const Slot& x) { return x.same(key); });
+  return s ? (k.outbound ? s->out : s->in) : UINT32_MAX;
 }
 
 uint32_t Detector::entity(const Key& k, uint8_t kind, uint16_t group) {
   Slot key = slot_of(k);
-  const uint64_t h = key.pos_hash();
-  if (const Slot* s = entities_.find(h, [&](const Slot& x) {
-        return ((x.a ^ key.a) | (x.b ^ key.b)) == 0 && x.len == key.len && x.outbound == key.outbound;
-      }))
-    return s->id;
-  if (entities_.size() >= cfg_.max_entities) {
+  Slot* s = entities_.find(key.pos_hash(), [&](const Slot& x) { return x.same(key); });
+  if (s && s->id(k.outbound) != UINT32_MAX) return s->id(k.outbound);
+  if (n_entities_ >= cfg_.max_entities) {
     errors_.add("ddos entity table full");
     return UINT32_MAX;
   }
@@ -77,8 +72,13 @@ uint32_t Detector::entity(const Key& k, uint8_t kind, uint16_t group) {
     id = next_id_++;
     if (id / kChunk >= chunks_.size()) chunks_.push_back(std::make_unique<Entity[]>(kChunk));
   }
-  key.id = id;
-  entities_.insert(key);
+  if (s) {
+    s->id(k.outbound) = id;
+  } else {
+    key.id(k.outbound) = id;
+    entities_.insert(key);
+  }
+  ++n_entities_;
   Entity& e = at(id);
   e = Entity{};
   e.kind = kind;
@@ -310,23 +310,29 @@ void Detector::sweep(TimeMs now) {
     }
   }
   // Forget entities idle for a while (not under attack) to bound memory.
-  if (entities_.size() > 1024 && now - last_evict_ >= 60000) {
+  if (n_entities_ > 1024 && now - last_evict_ >= 60000) {
     last_evict_ = now;
     const int64_t idle_s = cfg_.idle_ms / 1000;
     const int64_t now_s = rel_sec(now);
-    auto idle = [&](const Slot& s) {
-      const Entity& e = at(s.id);
+    auto idle = [&](uint32_t id) {
+      if (id == UINT32_MAX) return false;
+      const Entity& e = at(id);
       return e.attack < 0 && now_s - e.last_seen_s > idle_s;
     };
     uint64_t evicted = 0;
-    entities_.for_each([&](const Slot& s) { evicted += idle(s); });
-    if (evicted)
-      entities_.rebuild_if([&](const Slot& s) {
-        if (!idle(s)) return true;
-        free_.push_back(s.id);
-        return false;
+    entities_.for_each([&](const Slot& s) { evicted += idle(s.in) + idle(s.out); });
+    if (evicted) {
+      entities_.rebuild_if([&](Slot& s) {
+        for (uint32_t* id : {&s.in, &s.out})
+          if (idle(*id)) {
+            free_.push_back(*id);
+            *id = UINT32_MAX;
+          }
+        return s.in != UINT32_MAX || s.out != UINT32_MAX;
       });
-    if (evicted) errors_.add("ddos idle entity evicted", evicted);
+      n_entities_ -= evicted;
+      errors_.add("ddos idle entity evicted", evicted);
+    }
   }
 }
 

@@ -13,8 +13,9 @@
 //
 // State: per tracked host (or prefix, or outbound subscriber) a fixed 72-byte
 // record of this second's counters and the baseline, in a slab indexed by a
-// linear-probing index of 24-byte slots (about 110-130 bytes per tracked
-// entity in all); no per-host maps.
+// linear-probing table of 28-byte slots, one per address (a subscriber
+// tracked inbound and outbound shares it): about 100-130 bytes per tracked
+// entity in all; no per-host maps.
 // The last `onset_records` accounted records are kept in one ring shared by
 // all entities: when an attack starts, the sources and vector of the second it
 // started in are rebuilt from the ring (exactly, unless the ring was
@@ -139,7 +140,7 @@ class Detector final : public FlowSink {
   // target, vector, rates. `max_sources` 0 = all.
   std::string report_json(const Attack& a, size_t max_sources) const;
   const ReasonCounters& errors() const { return errors_; }
-  size_t entities() const { return entities_.size(); }
+  size_t entities() const { return n_entities_; }
   // Heap bytes of the detector's state (entity table, per-second peer maps, attacks).
   size_t memory_bytes() const;
 
@@ -173,21 +174,27 @@ class Detector final : public FlowSink {
     uint8_t len;
     bool outbound;
   };
-  // The entity index: key and slab id in one 24-byte slot (one cache miss a lookup).
+  // The entity index: one 28-byte slot per (address, length) holding the
+  // slab ids of its inbound (host or prefix) and outbound entities, so a
+  // subscriber tracked both ways takes one slot (one cache miss a lookup).
   struct Slot {
-    uint64_t a = 0, b = 0;  // the address's 16 bytes
-    uint32_t id = UINT32_MAX;
+    uint32_t w[4] = {};  // the address's 16 bytes
+    uint32_t in = UINT32_MAX, out = UINT32_MAX;
     uint8_t len = 0;
-    bool outbound = false;
-    bool is_empty() const { return id == UINT32_MAX; }
-    uint64_t pos_hash() const { return mix64(a ^ (uint64_t{len} << 1 | outbound), b); }
+    bool used = false;
+    bool is_empty() const { return !used; }
+    uint64_t lo() const { return uint64_t{w[1]} << 32 | w[0]; }
+    uint64_t hi() const { return uint64_t{w[3]} << 32 | w[2]; }
+    uint64_t pos_hash() const { return mix64(lo() ^ len, hi()); }
+    bool same(const Slot& o) const { return ((lo() ^ o.lo()) | (hi() ^ o.hi())) == 0 && len == o.len; }
+    uint32_t& id(bool outbound) { return outbound ? out : in; }
   };
+  static_assert(sizeof(Slot) == 28);
   static Slot slot_of(const Key& k) {
     Slot s;
-    std::memcpy(&s.a, k.addr.bytes(), 8);
-    std::memcpy(&s.b, k.addr.bytes() + 8, 8);
+    std::memcpy(s.w, k.addr.bytes(), 16);
     s.len = k.len;
-    s.outbound = k.outbound;
+    s.used = true;
     return s;
   }
   uint32_t find_id(const Key& k) const;  // UINT32_MAX when not tracked
@@ -216,7 +223,8 @@ class Detector final : public FlowSink {
   std::vector<Protected> protected_;
   LpmTable<uint32_t> groups_;      // protected prefix -> index into protected_
   LpmTable<uint8_t> subscribers_;  // subscriber space
-  LinearTable<Slot> entities_;  // -> entity id (slab index)
+  LinearTable<Slot> entities_;  // -> entity ids (slab indices)
+  size_t n_entities_ = 0;
   std::vector<std::unique_ptr<Entity[]>> chunks_;
   std::vector<uint32_t> free_;
   uint32_t next_id_ = 0;
