@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -416,6 +417,17 @@ int main(int argc, char** argv) {
     }
   }
 
+  // A digest of every finding (sorted), so that a change can be checked to find exactly the same things.
+  std::vector<std::string> canon;
+  for (const auto& f : pipe->findings())
+    canon.push_back(f.type + "|" + f.host.str() + "|" + std::to_string(f.first) + "|" + std::to_string(f.last) + "|" +
+                    f.indicator + "|" + std::to_string(f.events) + "|" + std::to_string(f.confidence) + "|" +
+                    f.explanation);
+  std::sort(canon.begin(), canon.end());
+  uint64_t digest = 1469598103934665603ull;
+  for (const auto& c : canon)
+    for (char ch : c + "\n") digest = (digest ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+
   double total = static_cast<double>(o.hosts);
   std::printf("pipeline_bench: %u active subscriber hosts, %" PRIu64 " flow records and %" PRIu64
               " DNS events over %.0f s of traffic time (%.0f flows/s traffic rate)\n",
@@ -463,6 +475,7 @@ int main(int argc, char** argv) {
               scan_found, plan.scanners, dga_found, plan.dga, nx_found, rep_found, ddos_in ? "yes" : "NO",
               ddos_out ? "yes" : "NO", c2_found, !o.c2 ? "off" : unlisted_found ? "found" : "NOT found",
               pipe->findings().size());
+  std::printf("findings digest (FNV-1a of the sorted findings): %016" PRIx64 "\n", digest);
   double fps = static_cast<double>(nflows) / flow_cpu;
   double per_host = static_cast<double>(heap1 - heap_empty) / total;
   std::printf("goals: 2 M flows/s per core: %s (%.2f M); <= 256 bytes of state per active host: %s (%.0f by heap)\n",
