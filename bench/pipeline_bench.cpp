@@ -7,6 +7,7 @@
 //
 //   pipeline_bench [--hosts N] [--flows M] [--dns-per-flow X] [--seconds S]
 //                  [--no-c2] [--only-flows] [--seed K]
+//                  [--c2-max-destinations N] [--c2-max-contacts N]   (C&C discovery's limits)
 //
 // Records are generated in batches outside the timed region; the timed
 // region is the pipeline's on_flow/on_dns calls (thread CPU time). Memory:
@@ -74,6 +75,7 @@ struct Options {
   bool c2 = true;
   bool dns = true;
   uint64_t seed = 1;
+  size_t c2_max_destinations = 0, c2_max_contacts = 0;  // 0 = the defaults
 };
 
 constexpr uint32_t kSubBase = 0x0a000000;   // 10.0.0.0/12: subscribers
@@ -304,10 +306,12 @@ int main(int argc, char** argv) {
     else if (a == "--no-c2") o.c2 = false;
     else if (a == "--only-flows") o.dns = false;
     else if (a == "--seed") o.seed = std::strtoull(val(), nullptr, 10);
+    else if (a == "--c2-max-destinations") o.c2_max_destinations = std::strtoull(val(), nullptr, 10);
+    else if (a == "--c2-max-contacts") o.c2_max_contacts = std::strtoull(val(), nullptr, 10);
     else {
       std::fprintf(stderr,
                    "usage: pipeline_bench [--hosts N] [--flows M] [--dns-per-flow X] [--seconds S] [--no-c2] "
-                   "[--only-flows] [--seed K]\n");
+                   "[--only-flows] [--seed K] [--c2-max-destinations N] [--c2-max-contacts N]\n");
       return 2;
     }
   }
@@ -329,6 +333,8 @@ int main(int argc, char** argv) {
   cfg.subscribers = {*Prefix::parse("10.0.0.0/12")};
   cfg.discover_c2 = o.c2;
   cfg.c2.infrastructure = {*Prefix::parse("192.0.2.0/24")};
+  if (o.c2_max_destinations) cfg.c2.max_destinations = o.c2_max_destinations;
+  if (o.c2_max_contacts) cfg.c2.max_contacts = o.c2_max_contacts;
   cfg.ddos.groups.push_back(ddos::HostGroup{"subscribers", cfg.subscribers, cfg.ddos.default_host, {}});
   cfg.nxdomain.memory_limit = 256u << 20;
   cfg.ddos.max_entities = 1u << 23;  // every subscriber inbound and outbound, with room (the default is 2^18)

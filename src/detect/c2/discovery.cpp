@@ -268,41 +268,57 @@ void Discovery::merge() {
 
 void Discovery::evict(size_t want_dests, size_t want_contacts) {
   merge_pending();  // exact n, empty buffer
-  const bool for_contacts = want_contacts != SIZE_MAX;
+  // Whichever limit is exceeded now is brought down to 7/8 of it too.
+  if (contacts_.size() > cfg_.max_contacts)
+    want_contacts = std::min(want_contacts, cfg_.max_contacts - std::max<size_t>(1, cfg_.max_contacts / 8));
+  if (live_dests_ > cfg_.max_destinations)
+    want_dests = std::min(want_dests, cfg_.max_destinations - std::max<size_t>(1, cfg_.max_destinations / 8));
   struct Victim {
-    uint8_t tier;
     uint32_t n;
     int32_t last;
     uint32_t id;
   };
   std::vector<Victim> v;
   v.reserve(live_dests_);
-  const int32_t now = static_cast<int32_t>(std::clamp<TimeMs>(now_ - epoch_, INT32_MIN, INT32_MAX));
-  for (uint32_t id = 0; id < dests_.size(); ++id) {
-    const Dest& d = dests_[id];
-    if (d.flags & kFree) continue;
-    bool idle = d.n < cfg_.min_suspected && static_cast<TimeMs>(now) - d.last > cfg_.idle_ms;
-    // Too many destinations: single-host ones, then the fewest hosts. Too many
-    // contacts: the most hosts (nearest to popular; frees the most contacts).
-    uint8_t tier = idle ? 0 : for_contacts ? 2 : d.n <= 1 ? 1 : 2;
-    uint32_t order = tier == 2 ? (for_contacts ? UINT32_MAX - d.n : d.n) : 0;
-    v.push_back({tier, order, d.last, id});
-  }
-  std::sort(v.begin(), v.end(), [](const Victim& a, const Victim& b) {
-    if (a.tier != b.tier) return a.tier < b.tier;
-    if (a.n != b.n) return a.n < b.n;
-    if (a.last != b.last) return a.last < b.last;
-    return a.id < b.id;
-  });
   size_t dests = live_dests_, contacts = contacts_.size();
   uint64_t idle = 0, pressed = 0;
-  for (const Victim& x : v) {
-    if (x.tier > 0 && dests <= want_dests && contacts <= want_contacts) break;
-    Dest& d = dests_[x.id];
+  auto mark = [&](uint32_t id, uint64_t& count) {
+    Dest& d = dests_[id];
     d.flags |= kEvicted;
     --dests;
     contacts -= std::min<size_t>(contacts, d.n);
-    (x.tier == 0 ? idle : pressed) += 1;
+    ++count;
+  };
+  // First what can least become a candidate: fewer hosts than min_suspected, idle for idle_ms.
+  const TimeMs now = std::clamp<TimeMs>(now_ - epoch_, INT32_MIN, INT32_MAX);
+  for (uint32_t id = 0; id < dests_.size(); ++id) {
+    const Dest& d = dests_[id];
+    if (d.flags & kFree) continue;
+    if (d.n < cfg_.min_suspected && now - d.last > cfg_.idle_ms)
+      mark(id, idle);
+    else
+      v.push_back({d.n, d.last, id});
+  }
+  // Too many destinations: single-host ones, oldest first, then the least
+  // recently contacted (an active destination may still gain hosts).
+  if (dests > want_dests) {
+    std::sort(v.begin(), v.end(), [](const Victim& a, const Victim& b) {
+      if ((a.n <= 1) != (b.n <= 1)) return a.n <= 1;
+      if (a.last != b.last) return a.last < b.last;
+      return a.id < b.id;
+    });
+    size_t i = 0;
+    for (; i < v.size() && dests > want_dests; ++i) mark(v[i].id, pressed);
+    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  // Too many contacts: the most hosts first (nearest to popular; frees the most).
+  if (contacts > want_contacts) {
+    std::sort(v.begin(), v.end(), [](const Victim& a, const Victim& b) {
+      if (a.n != b.n) return a.n > b.n;
+      if (a.last != b.last) return a.last < b.last;
+      return a.id < b.id;
+    });
+    for (size_t i = 0; i < v.size() && contacts > want_contacts; ++i) mark(v[i].id, pressed);
   }
   if (idle + pressed == 0) return;
   uint64_t dropped = 0;

@@ -27,8 +27,8 @@
 //    is reached, an eighth of it is freed by evicting destinations, those
 //    that can least become a candidate first: fewer hosts than min_suspected
 //    and idle longer than idle_ms; then, for max_destinations, single-host
-//    ones, then the fewest hosts, oldest first; for max_contacts, the most
-//    hosts (nearest to popular, and frees the most). Evictions, dropped
+//    ones, oldest first, then the least recently contacted; for
+//    max_contacts, the most hosts (nearest to popular, and frees the most). Evictions, dropped
 //    contacts and untracked hosts are counted (counters()); evicted
 //    destinations still count as tests in the Benjamini-Hochberg correction
 //    (one seen again after its eviction counts twice: conservative).

@@ -245,3 +245,29 @@ TEST(Discovery, Ipv6AndExamplesLowestFirst) {
   candidate_findings(c, fc);
   EXPECT_EQ(fc.findings[0].host.str(), "2001:db8:beef::1");
 }
+
+TEST(Discovery, BothLimitsHoldUnderChurnAndAnActiveDestinationSurvives) {
+  Config cfg;
+  cfg.max_destinations = 2000;
+  cfg.max_contacts = 30000;
+  Discovery d(cfg);
+  for (uint32_t h = 0; h < 10; ++h) d.set_suspected(h4(h * 150));
+  size_t peak_dests = 0;
+  for (uint32_t i = 0; i < 150000; ++i) {
+    TimeMs t = i;
+    // Churn: a one-off destination per step (P2P peers, typos)...
+    d.add_flow(h4(i % 1500), IpAddr::v4(0x50000000 + i), 6881, 17, t);
+    // ...300 busy services that 1,500 hosts share (up to 450,000 contacts)...
+    d.add_flow(h4((i * 7) % 1500), IpAddr::v4(0x60000000 + (i * 13) % 300), 443, 6, t);
+    // ...and the suspected hosts keep talking to one unlisted server.
+    if (i % 50 == 0) d.add_flow(h4((i / 50) % 10 * 150), *IpAddr::parse("203.0.113.66"), 6667, 6, t);
+    peak_dests = std::max(peak_dests, d.destinations());
+  }
+  auto c = d.candidates();
+  EXPECT_LE(peak_dests, 2000u);
+  EXPECT_LE(d.contacts(), 30000u);
+  EXPECT_GT(d.counters().count("c2 contacts dropped with evicted destinations"), 0u);
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c[0].dest, "203.0.113.66:6667/tcp");
+  EXPECT_EQ(c[0].suspected_hosts, 10u);
+}
