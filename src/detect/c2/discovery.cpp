@@ -160,7 +160,8 @@ void Discovery::add_contact(const IpAddr& host, DestKind kind, std::string_view 
 
 void Discovery::add_packed4(uint32_t host, uint64_t packed, TimeMs t) {
   const uint32_t lo = static_cast<uint32_t>(packed), hi = static_cast<uint32_t>(packed >> 32);
-  if (const PackedSlot* s = packed4_.find(packed * kGolden, [&](const PackedSlot& x) { return x.lo == lo && x.hi == hi; })) {
+  if (const PackedSlot* s =
+          packed4_.find(packed * kGolden, [&](const PackedSlot& x) { return x.lo == lo && x.hi == hi; })) {
     touch(s->id, host, t);
     return;
   }
@@ -175,7 +176,8 @@ void Discovery::add_arena(uint32_t host, uint8_t kind, std::string_view bytes, T
   const NameSlot* hit = by_bytes_.find(tag * kGolden, [&](const NameSlot& x) {
     if (x.tag != tag) return false;
     const Dest& d = dests_[x.id];
-    return d.kind == kind && d.len == bytes.size() && std::memcmp(arena_.data() + d.key, bytes.data(), bytes.size()) == 0;
+    return d.kind == kind && d.len == bytes.size() &&
+           std::memcmp(arena_.data() + d.key, bytes.data(), bytes.size()) == 0;
   });
   if (hit) {
     touch(hit->id, host, t);
@@ -432,7 +434,9 @@ std::vector<Candidate> Discovery::candidates(size_t max) {
   if (N == 0 || K == 0) return tested;
   // k per destination, from the sorted contacts; a bitmap in front of the suspected set.
   constexpr int kFilterBits = 20;
-  auto slot = [](uint32_t h) { return static_cast<uint32_t>((uint64_t{h} * 0x9e3779b97f4a7c15ull) >> (64 - kFilterBits)); };
+  auto slot = [](uint32_t h) {
+    return static_cast<uint32_t>((uint64_t{h} * 0x9e3779b97f4a7c15ull) >> (64 - kFilterBits));
+  };
   std::vector<uint64_t> filter(size_t{1} << (kFilterBits - 6), 0);
   for (uint32_t h : suspected_) filter[slot(h) >> 6] |= uint64_t{1} << (slot(h) & 63);
   std::vector<uint32_t> k(dests_.size(), 0);

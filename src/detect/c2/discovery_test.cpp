@@ -163,9 +163,11 @@ TEST(Discovery, IdleDestinationsWithFewHostsAreEvictedFirst) {
   Discovery d(cfg);
   // 40 destinations with two hosts each at time 0: idle an hour later, below min_suspected.
   for (uint32_t i = 0; i < 40; ++i)
-    for (uint32_t h = 0; h < 2; ++h) d.add_contact(h4(h), DestKind::NxDomain, "old" + std::to_string(i) + ".example", 0);
+    for (uint32_t h = 0; h < 2; ++h)
+      d.add_contact(h4(h), DestKind::NxDomain, "old" + std::to_string(i) + ".example", 0);
   // 60 recent single-host destinations fill the table, the 101st needs room.
-  for (uint32_t i = 0; i < 61; ++i) d.add_contact(h4(5), DestKind::Domain, "new" + std::to_string(i) + ".example", 3600000);
+  for (uint32_t i = 0; i < 61; ++i)
+    d.add_contact(h4(5), DestKind::Domain, "new" + std::to_string(i) + ".example", 3600000);
   EXPECT_EQ(d.counters().count("c2 destination evicted (idle, fewer hosts than min_suspected)"), 40u);
   EXPECT_EQ(d.counters().count("c2 destination evicted (max_destinations/max_contacts reached)"), 0u);
   EXPECT_EQ(d.destinations(), 61u);
