@@ -7,17 +7,22 @@
 //
 //   pipeline_bench [--hosts N] [--flows M] [--dns-per-flow X] [--seconds S]
 //                  [--no-c2] [--only-flows] [--seed K]
+//                  [--c2-max-destinations N] [--c2-max-contacts N]   (C&C discovery's limits)
 //
 // Records are generated in batches outside the timed region; the timed
 // region is the pipeline's on_flow/on_dns calls (thread CPU time). Memory:
 // the heap bytes in use (mallinfo2) and the RSS before and after, per active
 // host, next to the detectors' own accounting. Not a test: nothing asserts a
 // timing. It does check that the planted scanners, attacks and DGA hosts
-// were found, so that a fast but blind pipeline does not look good.
+// were found, so that a fast but blind pipeline does not look good: every
+// 8000th flow record is one of the DGA hosts talking to an unlisted C&C
+// (198.51.100.77:8080/tcp, from its own random stream so the rest of the load
+// is the same with or without it), which C&C discovery must rank.
 #include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -70,6 +75,7 @@ struct Options {
   bool c2 = true;
   bool dns = true;
   uint64_t seed = 1;
+  size_t c2_max_destinations = 0, c2_max_contacts = 0;  // 0 = the defaults
 };
 
 constexpr uint32_t kSubBase = 0x0a000000;   // 10.0.0.0/12: subscribers
@@ -80,6 +86,7 @@ constexpr uint32_t kNtp = 0xc0000201;
 constexpr uint32_t kC2 = 0xcb007107;  // 203.0.113.7, listed (address:port)
 constexpr uint32_t kTargetHost = 7;   // subscriber index under inbound attack
 constexpr uint32_t kAttackerHost = 11;  // subscriber index that sends a flood
+constexpr uint32_t kUnlistedC2 = 0xc633644d;  // 198.51.100.77:8080/tcp, listed nowhere
 
 struct Plan {
   uint32_t hosts;
@@ -206,6 +213,22 @@ int make_flow(Rng& r, const Plan& p, TimeMs t, FlowRecord* out) {
   return 2;
 }
 
+// A DGA-infected host's conversation with the unlisted C&C.
+void make_unlisted_c2(Rng& r, const Plan& p, TimeMs t, FlowRecord& f) {
+  f = FlowRecord{};
+  f.start = t;
+  f.end = t + r.below(20000);
+  f.ip_version = 4;
+  f.src = sub(100000 + r.below(p.dga));
+  f.dst = IpAddr::v4(kUnlistedC2);
+  f.proto = 6;
+  f.tcp_flags = tcpflag::SYN | tcpflag::ACK | tcpflag::PSH;
+  f.sport = static_cast<uint16_t>(1024 + r.below(60000));
+  f.dport = 8080;
+  f.packets = 4 + r.below(10);
+  f.bytes = f.packets * 120;
+}
+
 struct DnsSpec {
   TimeMs t;
   uint32_t client;
@@ -283,10 +306,12 @@ int main(int argc, char** argv) {
     else if (a == "--no-c2") o.c2 = false;
     else if (a == "--only-flows") o.dns = false;
     else if (a == "--seed") o.seed = std::strtoull(val(), nullptr, 10);
+    else if (a == "--c2-max-destinations") o.c2_max_destinations = std::strtoull(val(), nullptr, 10);
+    else if (a == "--c2-max-contacts") o.c2_max_contacts = std::strtoull(val(), nullptr, 10);
     else {
       std::fprintf(stderr,
                    "usage: pipeline_bench [--hosts N] [--flows M] [--dns-per-flow X] [--seconds S] [--no-c2] "
-                   "[--only-flows] [--seed K]\n");
+                   "[--only-flows] [--seed K] [--c2-max-destinations N] [--c2-max-contacts N]\n");
       return 2;
     }
   }
@@ -302,11 +327,14 @@ int main(int argc, char** argv) {
   std::vector<DnsSpec> dns(kBatch);
   auto snap = make_intel();
   Rng rng(o.seed);
+  Rng rng_c2(o.seed + 7);
 
   PipelineConfig cfg;
   cfg.subscribers = {*Prefix::parse("10.0.0.0/12")};
   cfg.discover_c2 = o.c2;
   cfg.c2.infrastructure = {*Prefix::parse("192.0.2.0/24")};
+  if (o.c2_max_destinations) cfg.c2.max_destinations = o.c2_max_destinations;
+  if (o.c2_max_contacts) cfg.c2.max_contacts = o.c2_max_contacts;
   cfg.ddos.groups.push_back(ddos::HostGroup{"subscribers", cfg.subscribers, cfg.ddos.default_host, {}});
   cfg.nxdomain.memory_limit = 256u << 20;
   cfg.ddos.max_entities = 1u << 23;  // every subscriber inbound and outbound, with room (the default is 2^18)
@@ -326,6 +354,10 @@ int main(int argc, char** argv) {
     size_t nf = 0;
     while (nf < kBatch && nflows + nf < o.flows) {
       TimeMs t = t0 + static_cast<TimeMs>(span_ms * static_cast<double>(nflows + nf) / static_cast<double>(o.flows));
+      if ((nflows + nf) % 8000 == 7999) {
+        make_unlisted_c2(rng_c2, plan, t, flows[nf++]);
+        continue;
+      }
       nf += static_cast<size_t>(make_flow(rng, plan, t, &flows[nf]));
     }
     size_t nd = 0;
@@ -364,17 +396,20 @@ int main(int argc, char** argv) {
     nflows += nf;
     ndns += nd;
   }
+  pipe->flush();  // the last few queued flow records
   double w1 = wall();
   size_t heap1 = heap_bytes(), rss1 = rss_bytes();
   const auto& ddos = pipe->ddos();
   size_t ddos_before_finish = ddos.entities(), scan_before_finish = pipe->scan().hosts();
   size_t scan_state = pipe->scan().memory_bytes();  // finish() closes and clears the scan windows
+  size_t c2_b = pipe->c2().memory_bytes(), c2_contacts = pipe->c2().contacts();
   double f0 = bench::thread_cpu();
   pipe->finish();
   double fin_cpu = bench::thread_cpu() - f0;
 
   // Did it see what was planted?
   size_t scan_found = 0, dga_found = 0, nx_found = 0, rep_found = 0, ddos_in = 0, ddos_out = 0, c2_found = 0;
+  bool unlisted_found = false;
   for (const auto& f : pipe->findings()) {
     if (f.type == finding_type::kScan) ++scan_found;
     else if (f.type == finding_type::kDga) ++dga_found;
@@ -382,8 +417,22 @@ int main(int argc, char** argv) {
     else if (f.type == finding_type::kReputationFlow || f.type == finding_type::kReputationDns) ++rep_found;
     else if (f.type == finding_type::kDdosTarget) ddos_in += f.host == sub(kTargetHost);
     else if (f.type == finding_type::kDdosSource) ddos_out += f.host == sub(kAttackerHost);
-    else if (f.type == finding_type::kC2Candidate) ++c2_found;
+    else if (f.type == finding_type::kC2Candidate) {
+      ++c2_found;
+      unlisted_found |= f.indicator == "198.51.100.77:8080/tcp";
+    }
   }
+
+  // A digest of every finding (sorted), so that a change can be checked to find exactly the same things.
+  std::vector<std::string> canon;
+  for (const auto& f : pipe->findings())
+    canon.push_back(f.type + "|" + f.host.str() + "|" + std::to_string(f.first) + "|" + std::to_string(f.last) + "|" +
+                    f.indicator + "|" + std::to_string(f.events) + "|" + std::to_string(f.confidence) + "|" +
+                    f.explanation);
+  std::sort(canon.begin(), canon.end());
+  uint64_t digest = 1469598103934665603ull;
+  for (const auto& c : canon)
+    for (char ch : c + "\n") digest = (digest ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
 
   double total = static_cast<double>(o.hosts);
   std::printf("pipeline_bench: %u active subscriber hosts, %" PRIu64 " flow records and %" PRIu64
@@ -400,12 +449,14 @@ int main(int argc, char** argv) {
               static_cast<double>(nflows + ndns) / (flow_cpu + dns_cpu) / 1e6, gen_cpu, fin_cpu, w1 - w0);
   const auto* nx = pipe->nxdomain();
   size_t ddos_b = ddos.memory_bytes(), scan_b = pipe->scan().memory_bytes(), nx_b = nx ? nx->memory_bytes() : 0;
-  std::printf("state: ddos %zu entities, scan %zu hosts, nxdomain %zu hosts (max %zu), c2 %zu hosts / %zu destinations\n",
+  std::printf("state: ddos %zu entities, scan %zu hosts, nxdomain %zu hosts (max %zu), c2 %zu hosts / %zu destinations "
+              "(+%" PRIu64 " evicted) / %zu contacts\n",
               ddos_before_finish, scan_before_finish, nx ? nx->hosts() : 0, nx ? nx->max_hosts() : 0,
-              pipe->c2().hosts(), pipe->c2().destinations());
-  std::printf("detectors' own accounting (heap): ddos %.1f MB, scan %.1f MB, nxdomain %.1f MB, c2 discovery not "
-              "accounted -> %.0f bytes per active host without c2\n",
+              pipe->c2().hosts(), pipe->c2().destinations(), pipe->c2().evicted_destinations(), c2_contacts);
+  std::printf("detectors' own accounting (heap): ddos %.1f MB, scan %.1f MB, nxdomain %.1f MB, c2 discovery %.1f MB -> "
+              "%.0f bytes per active host (%.0f without c2)\n",
               static_cast<double>(ddos_b) / 1e6, static_cast<double>(scan_state) / 1e6, static_cast<double>(nx_b) / 1e6,
+              static_cast<double>(c2_b) / 1e6, static_cast<double>(ddos_b + scan_state + nx_b + c2_b) / total,
               static_cast<double>(ddos_b + scan_state + nx_b) / total);
   std::printf("heap in use: %.1f MB after setup (intel snapshot, tables), +%.1f MB after the load = %.0f bytes "
               "per active host; RSS +%.1f MB = %.0f bytes per active host\n",
@@ -416,15 +467,21 @@ int main(int argc, char** argv) {
     for (const auto& row : c.snapshot(false)) std::printf("  %s: %s: %" PRIu64 "\n", what, row.reason.c_str(), row.count);
   };
   std::printf("limits hit (evictions, untracked):%s\n",
-              ddos.errors().total() + pipe->scan().errors().total() + (nx ? nx->counters().total() : 0) ? "" : " none");
+              ddos.errors().total() + pipe->scan().errors().total() + (nx ? nx->counters().total() : 0) +
+                      pipe->c2().counters().total()
+                  ? ""
+                  : " none");
   counters("ddos", ddos.errors());
   counters("scan", pipe->scan().errors());
   if (nx) counters("nxdomain", nx->counters());
+  counters("c2", pipe->c2().counters());
   (void)scan_b;
   std::printf("found: scanners %zu of %u, DGA hosts %zu of %u (+%zu nxdomain), reputation %zu, ddos target %s, ddos "
-              "source %s, c2 candidates %zu, findings %zu\n",
+              "source %s, c2 candidates %zu (unlisted C&C %s), findings %zu\n",
               scan_found, plan.scanners, dga_found, plan.dga, nx_found, rep_found, ddos_in ? "yes" : "NO",
-              ddos_out ? "yes" : "NO", c2_found, pipe->findings().size());
+              ddos_out ? "yes" : "NO", c2_found, !o.c2 ? "off" : unlisted_found ? "found" : "NOT found",
+              pipe->findings().size());
+  std::printf("findings digest (FNV-1a of the sorted findings): %016" PRIx64 "\n", digest);
   double fps = static_cast<double>(nflows) / flow_cpu;
   double per_host = static_cast<double>(heap1 - heap_empty) / total;
   std::printf("goals: 2 M flows/s per core: %s (%.2f M); <= 256 bytes of state per active host: %s (%.0f by heap)\n",

@@ -179,3 +179,43 @@ TEST(Analyze, DgaBotOnRealBackground) {
     if (f.type == "dga" || f.type == "nxdomain") hosts.insert(f.host.str());
   EXPECT_EQ(hosts, std::set<std::string>{"10.99.9.9"});
 }
+
+// Flow records wait in a short queue (their table slots are prefetched
+// meanwhile); a DNS event, flush() and finish() hand them to the detectors
+// first, in order.
+TEST(Analyze, QueuedFlowRecordsReachTheDetectorsBeforeAnythingElse) {
+  PipelineConfig cfg;
+  cfg.detect_dga = false;
+  Pipeline p(cfg, nullptr);
+  auto flow = [](uint32_t dst, TimeMs t) {
+    FlowRecord r;
+    r.start = r.end = t;
+    r.src = *IpAddr::parse("10.0.0.1");
+    r.dst = IpAddr::v4(0xc6336400 + dst);  // 198.51.100.x
+    r.proto = 6;
+    r.dport = 443;
+    r.tcp_flags = tcpflag::SYN | tcpflag::ACK;
+    r.packets = 3;
+    r.bytes = 300;
+    return r;
+  };
+  for (uint32_t i = 0; i < 3; ++i) p.on_flow(flow(i, 1000 + i));
+  EXPECT_EQ(p.flows(), 3u);
+  EXPECT_EQ(p.discovery().destinations(), 0u);  // still queued
+  DnsEvent ev;
+  ev.time = 2000;
+  ev.client = *IpAddr::parse("10.0.0.1");
+  ev.rcode = 3;
+  ev.set_flag(DnsEvent::kResponse, true);
+  ev.set_qname("nx.example");
+  p.on_dns(ev);
+  EXPECT_EQ(p.discovery().destinations(), 4u);  // the 3 flows, then the name
+  for (uint32_t i = 0; i < 20; ++i) p.on_flow(flow(10 + i, 3000 + i));
+  EXPECT_LT(p.discovery().destinations(), 24u);
+  p.flush();
+  EXPECT_EQ(p.discovery().destinations(), 24u);
+  p.on_flow(flow(99, 4000));
+  p.finish();
+  EXPECT_EQ(p.discovery().destinations(), 25u);
+  EXPECT_EQ(p.ddos().entities(), 24u);  // one per flow destination (no groups: every destination is protected)
+}

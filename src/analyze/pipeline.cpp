@@ -46,6 +46,35 @@ Pipeline::Pipeline(PipelineConfig cfg, std::shared_ptr<const intel::IntelSnapsho
 
 void Pipeline::on_flow(const FlowRecord& r) {
   ++flows_;
+  if (queued_ == kAhead) {
+    process(queue_[queue_head_]);
+    queue_[queue_head_] = r;
+    queue_head_ = (queue_head_ + 1) % kAhead;
+  } else {
+    queue_[(queue_head_ + queued_++) % kAhead] = r;
+  }
+  prefetch(r);
+  // Halfway through the queue the index slots are in: start on the records they point to.
+  if (queued_ == kAhead) {
+    const FlowRecord& mid = queue_[(queue_head_ + kAhead / 2) % kAhead];
+    ddos_.prefetch_entities(mid);
+    if (cfg_.discover_c2) c2_.prefetch_dest(mid.dst, mid.dport, mid.proto);
+  }
+}
+
+void Pipeline::prefetch(const FlowRecord& r) const {
+  ddos_.prefetch(r);
+  if (cfg_.discover_c2) c2_.prefetch_flow(r.src, r.dst, r.dport, r.proto);
+}
+
+void Pipeline::flush() {
+  for (; queued_ > 0; --queued_) {
+    process(queue_[queue_head_]);
+    queue_head_ = (queue_head_ + 1) % kAhead;
+  }
+}
+
+void Pipeline::process(const FlowRecord& r) {
   if (reputation_) reputation_->on_flow(r);
   ddos_.on_flow(r);
   scan_.on_flow(r);
@@ -57,6 +86,7 @@ void Pipeline::on_flow(const FlowRecord& r) {
 }
 
 void Pipeline::on_dns(const DnsEvent& ev) {
+  flush();
   ++dns_events_;
   if (reputation_) reputation_->on_dns(ev);
   if (!cfg_.subscribers.empty() && !subscribers_.lookup(ev.client)) return;
@@ -76,6 +106,7 @@ void Pipeline::on_dns(const DnsEvent& ev) {
 }
 
 void Pipeline::packet(int linktype, const CapturedPacket& pkt) {
+  flush();
   ddos_.advance(pkt.ts);
   meter_.advance(pkt.ts);  // export flows whose timeouts passed, so detectors see them in time
   meter_.add_packet(linktype, pkt);
@@ -85,6 +116,7 @@ void Pipeline::packet(int linktype, const CapturedPacket& pkt) {
 void Pipeline::finish() {
   meter_.flush();
   dns_pcap_.finish();
+  flush();
   ddos_.finish();
   scan_.finish();
   FindingCollector fc;

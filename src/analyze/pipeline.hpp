@@ -8,6 +8,7 @@
 //   DNS events ────────────────┴─▶ reputation, NXDOMAIN/DGA, C&C contacts
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -43,8 +44,15 @@ struct PipelineConfig {
 class Pipeline final : public FlowSink, public DnsSink {
  public:
   Pipeline(PipelineConfig cfg, std::shared_ptr<const intel::IntelSnapshot> intel);
+  // Flow records are handed to the detectors kAhead records late, so that
+  // their table slots can be prefetched meanwhile (a DDoS index and C&C
+  // lookups are cache misses otherwise); anything else (a DNS event, a
+  // packet, finish(), flush()) processes the queued records first, so every
+  // detector sees the same sequence as without the queue.
   void on_flow(const FlowRecord& r) override;
   void on_dns(const DnsEvent& ev) override;
+  // Processes the queued flow records (before looking at detector state).
+  void flush();
   // A raw captured packet: metered into flows and, on DNS ports, decoded as DNS.
   void packet(int linktype, const CapturedPacket& pkt);
   // End of input: flush the meter, close windows and attacks, rank C&C candidates.
@@ -64,6 +72,12 @@ class Pipeline final : public FlowSink, public DnsSink {
   uint64_t dns_events() const { return dns_events_; }
 
  private:
+  void process(const FlowRecord& r);
+  void prefetch(const FlowRecord& r) const;
+
+  static constexpr size_t kAhead = 8;
+  std::array<FlowRecord, kAhead> queue_;
+  size_t queue_head_ = 0, queued_ = 0;
   PipelineConfig cfg_;
   std::shared_ptr<const intel::IntelSnapshot> intel_;
   std::optional<reputation::Detector> reputation_;

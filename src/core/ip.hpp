@@ -49,7 +49,13 @@ class IpAddr {
 
   bool is_v4() const {
     static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(b_.data(), kMapped, 12) == 0;
+    uint64_t a, ka;
+    uint32_t b, kb;
+    std::memcpy(&a, b_.data(), 8);
+    std::memcpy(&b, b_.data() + 8, 4);
+    std::memcpy(&ka, kMapped, 8);
+    std::memcpy(&kb, kMapped + 8, 4);
+    return a == ka && b == kb;
   }
   bool is_unspecified() const {
     for (auto c : b_)
@@ -71,7 +77,14 @@ class IpAddr {
   std::string str() const;
 
   auto operator<=>(const IpAddr&) const = default;
-  bool operator==(const IpAddr&) const = default;
+  // Two 8-byte compares: the defaulted == calls memcmp, and every hash table
+  // keyed by an address compares keys on each lookup.
+  bool operator==(const IpAddr& o) const {
+    uint64_t a[2], b[2];
+    std::memcpy(a, b_.data(), 16);
+    std::memcpy(b, o.b_.data(), 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+  }
 
   template <typename H>
   friend H AbslHashValue(H h, const IpAddr& a) {

@@ -8,8 +8,6 @@
 
 #include "detect/table_bytes.hpp"
 
-#include "detect/table_bytes.hpp"
-
 namespace omamori::ddos {
 
 namespace {
@@ -52,10 +50,17 @@ int32_t Detector::rel_sec(TimeMs t) const {
   return static_cast<int32_t>(std::clamp<int64_t>(s, INT32_MIN, INT32_MAX));
 }
 
+uint32_t Detector::find_id(const Key& k) const {
+  const Slot key = slot_of(k);
+  const Slot* s = entities_.find(key.pos_hash(), [&](const Slot& x) { return x.same(key); });
+  return s ? (k.outbound ? s->out : s->in) : UINT32_MAX;
+}
+
 uint32_t Detector::entity(const Key& k, uint8_t kind, uint16_t group) {
-  auto it = entities_.find(k);
-  if (it != entities_.end()) return it->second;
-  if (entities_.size() >= cfg_.max_entities) {
+  Slot key = slot_of(k);
+  Slot* s = entities_.find(key.pos_hash(), [&](const Slot& x) { return x.same(key); });
+  if (s && s->id(k.outbound) != UINT32_MAX) return s->id(k.outbound);
+  if (n_entities_ >= cfg_.max_entities) {
     errors_.add("ddos entity table full");
     return UINT32_MAX;
   }
@@ -67,7 +72,13 @@ uint32_t Detector::entity(const Key& k, uint8_t kind, uint16_t group) {
     id = next_id_++;
     if (id / kChunk >= chunks_.size()) chunks_.push_back(std::make_unique<Entity[]>(kChunk));
   }
-  entities_.emplace(k, id);
+  if (s) {
+    s->id(k.outbound) = id;
+  } else {
+    key.id(k.outbound) = id;
+    entities_.insert(key);
+  }
+  ++n_entities_;
   Entity& e = at(id);
   e = Entity{};
   e.kind = kind;
@@ -282,7 +293,7 @@ void Detector::advance(TimeMs now) {
 void Detector::sweep(TimeMs now) {
   last_sweep_ = now;
   for (size_t i = 0; i < active_.size();) {
-    Entity& e = at(entities_.find(active_[i])->second);
+    Entity& e = at(find_id(active_[i]));
     // A second that has fully passed counts towards last_above before deciding.
     if (floor_sec(now) > e.sec) {
       close_second(e);
@@ -299,34 +310,41 @@ void Detector::sweep(TimeMs now) {
     }
   }
   // Forget entities idle for a while (not under attack) to bound memory.
-  if (entities_.size() > 1024 && now - last_evict_ >= 60000) {
+  if (n_entities_ > 1024 && now - last_evict_ >= 60000) {
     last_evict_ = now;
     const int64_t idle_s = cfg_.idle_ms / 1000;
     const int64_t now_s = rel_sec(now);
+    auto idle = [&](uint32_t id) {
+      if (id == UINT32_MAX) return false;
+      const Entity& e = at(id);
+      return e.attack < 0 && now_s - e.last_seen_s > idle_s;
+    };
     uint64_t evicted = 0;
-    for (auto it = entities_.begin(); it != entities_.end();) {
-      const Entity& e = at(it->second);
-      if (e.attack < 0 && now_s - e.last_seen_s > idle_s) {
-        free_.push_back(it->second);
-        entities_.erase(it++);
-        ++evicted;
-      } else {
-        ++it;
-      }
+    entities_.for_each([&](const Slot& s) { evicted += idle(s.in) + idle(s.out); });
+    if (evicted) {
+      entities_.rebuild_if([&](Slot& s) {
+        for (uint32_t* id : {&s.in, &s.out})
+          if (idle(*id)) {
+            free_.push_back(*id);
+            *id = UINT32_MAX;
+          }
+        return s.in != UINT32_MAX || s.out != UINT32_MAX;
+      });
+      n_entities_ -= evicted;
+      errors_.add("ddos idle entity evicted", evicted);
     }
-    if (evicted) errors_.add("ddos idle entity evicted", evicted);
   }
 }
 
 size_t Detector::memory_bytes() const {
-  size_t n = table_bytes(entities_) + chunks_.size() * kChunk * sizeof(Entity) + free_.capacity() * sizeof(uint32_t) +
+  size_t n = entities_.memory_bytes() + chunks_.size() * kChunk * sizeof(Entity) + free_.capacity() * sizeof(uint32_t) +
              ring_.capacity() * sizeof(Rec) + active_.capacity() * sizeof(Key) + attacks_.capacity() * sizeof(Attack);
   for (const auto& a : attacks_) n += table_bytes(a.sources) + string_heap_bytes(a.trigger) + string_heap_bytes(a.group);
   return n;
 }
 
 void Detector::finish() {
-  for (const auto& k : active_) end_attack(at(entities_.find(k)->second));
+  for (const auto& k : active_) end_attack(at(find_id(k)));
   active_.clear();
 }
 

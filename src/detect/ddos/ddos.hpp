@@ -13,7 +13,9 @@
 //
 // State: per tracked host (or prefix, or outbound subscriber) a fixed 72-byte
 // record of this second's counters and the baseline, in a slab indexed by a
-// hash map (about 110 bytes per tracked entity in all); no per-host maps.
+// linear-probing table of 28-byte slots, one per address (a subscriber
+// tracked inbound and outbound shares it): about 100-130 bytes per tracked
+// entity in all; no per-host maps.
 // The last `onset_records` accounted records are kept in one ring shared by
 // all entities: when an attack starts, the sources and vector of the second it
 // started in are rebuilt from the ring (exactly, unless the ring was
@@ -34,6 +36,7 @@
 #include "core/lpm.hpp"
 #include "detect/ddos/vector.hpp"
 #include "detect/finding.hpp"
+#include "detect/linear_table.hpp"
 #include "flow/record.hpp"
 
 namespace omamori::ddos {
@@ -106,6 +109,21 @@ class Detector final : public FlowSink {
  public:
   explicit Detector(Config cfg);
   void on_flow(const FlowRecord& r) override;
+  // Starts loading the index slots on_flow(r) will look up (call a few records ahead).
+  void prefetch(const FlowRecord& r) const {
+    entities_.prefetch(slot_of(Key{r.dst, static_cast<uint8_t>(r.dst.is_v4() ? 32 : 128), false}).pos_hash());
+    if (!cfg_.subscribers.empty())
+      entities_.prefetch(slot_of(Key{r.src, static_cast<uint8_t>(r.src.is_v4() ? 32 : 128), true}).pos_hash());
+  }
+  // Starts loading the entity records on_flow(r) will update (call after
+  // prefetch(r), when its index slots have arrived).
+  void prefetch_entities(const FlowRecord& r) const {
+    uint32_t id = find_id(Key{r.dst, static_cast<uint8_t>(r.dst.is_v4() ? 32 : 128), false});
+    if (id != UINT32_MAX) prefetch_line(&at(id));
+    if (cfg_.subscribers.empty()) return;
+    id = find_id(Key{r.src, static_cast<uint8_t>(r.src.is_v4() ? 32 : 128), true});
+    if (id != UINT32_MAX) prefetch_line(&at(id));
+  }
   // Moves the clock (traffic time) forward: ends attacks that went quiet.
   void advance(TimeMs now);
   // End of input: closes every active attack at its last packet.
@@ -122,7 +140,7 @@ class Detector final : public FlowSink {
   // target, vector, rates. `max_sources` 0 = all.
   std::string report_json(const Attack& a, size_t max_sources) const;
   const ReasonCounters& errors() const { return errors_; }
-  size_t entities() const { return entities_.size(); }
+  size_t entities() const { return n_entities_; }
   // Heap bytes of the detector's state (entity table, per-second peer maps, attacks).
   size_t memory_bytes() const;
 
@@ -155,18 +173,31 @@ class Detector final : public FlowSink {
     IpAddr addr;
     uint8_t len;
     bool outbound;
-    // Two 8-byte compares (IpAddr's defaulted == goes through memcmp: a quarter of the pipeline's time).
-    bool operator==(const Key& o) const {
-      uint64_t a[2], b[2];
-      std::memcpy(a, addr.bytes(), 16);
-      std::memcpy(b, o.addr.bytes(), 16);
-      return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && len == o.len && outbound == o.outbound;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const Key& k) {
-      return H::combine(std::move(h), k.addr, k.len, k.outbound);
-    }
   };
+  // The entity index: one 28-byte slot per (address, length) holding the
+  // slab ids of its inbound (host or prefix) and outbound entities, so a
+  // subscriber tracked both ways takes one slot (one cache miss a lookup).
+  struct Slot {
+    uint32_t w[4] = {};  // the address's 16 bytes
+    uint32_t in = UINT32_MAX, out = UINT32_MAX;
+    uint8_t len = 0;
+    bool used = false;
+    bool is_empty() const { return !used; }
+    uint64_t lo() const { return uint64_t{w[1]} << 32 | w[0]; }
+    uint64_t hi() const { return uint64_t{w[3]} << 32 | w[2]; }
+    uint64_t pos_hash() const { return mix64(lo() ^ len, hi()); }
+    bool same(const Slot& o) const { return ((lo() ^ o.lo()) | (hi() ^ o.hi())) == 0 && len == o.len; }
+    uint32_t& id(bool outbound) { return outbound ? out : in; }
+  };
+  static_assert(sizeof(Slot) == 28);
+  static Slot slot_of(const Key& k) {
+    Slot s;
+    std::memcpy(s.w, k.addr.bytes(), 16);
+    s.len = k.len;
+    s.used = true;
+    return s;
+  }
+  uint32_t find_id(const Key& k) const;  // UINT32_MAX when not tracked
   static constexpr uint32_t kChunk = 4096;  // entities per slab chunk
 
   Entity& at(uint32_t id) { return chunks_[id / kChunk][id % kChunk]; }
@@ -192,7 +223,8 @@ class Detector final : public FlowSink {
   std::vector<Protected> protected_;
   LpmTable<uint32_t> groups_;      // protected prefix -> index into protected_
   LpmTable<uint8_t> subscribers_;  // subscriber space
-  absl::flat_hash_map<Key, uint32_t> entities_;  // -> entity id (slab index)
+  LinearTable<Slot> entities_;  // -> entity ids (slab indices)
+  size_t n_entities_ = 0;
   std::vector<std::unique_ptr<Entity[]>> chunks_;
   std::vector<uint32_t> free_;
   uint32_t next_id_ = 0;

@@ -147,3 +147,33 @@ TEST(DdosDetector, EntityTableIsBoundedAndCounted) {
   EXPECT_EQ(d.entities(), 10u);
   EXPECT_EQ(d.errors().count("ddos entity table full"), 10u);
 }
+
+// A subscriber is tracked inbound and outbound in one index slot; idle
+// entities are evicted one direction at a time and counted.
+TEST(DdosDetector, IdleEntitiesAreEvictedPerDirection) {
+  Config c = protect("10.0.0.0/16", 1000000);
+  c.subscribers = {*Prefix::parse("10.0.0.0/16")};
+  c.idle_ms = 60000;
+  Detector d(c);
+  // 2,000 subscribers talk to a server and hear back at t = 0: 2,000 inbound and 2,000 outbound entities.
+  for (uint32_t i = 0; i < 2000; ++i) {
+    d.on_flow(flow(0, 0x0a000000 + i, "198.51.100.1", 6, 40000, 443, 0x18));
+    FlowRecord back = flow(0, 0xc6336401, "10.0.0.1", 6, 443, 40000, 0x18);
+    back.dst = IpAddr::v4(0x0a000000 + i);
+    d.on_flow(back);
+  }
+  EXPECT_EQ(d.entities(), 4000u);
+  // Later only the first 100 subscribers keep sending (outbound); nobody answers them.
+  for (TimeMs t = 30000; t <= 200000; t += 10000)
+    for (uint32_t i = 0; i < 100; ++i) d.on_flow(flow(t, 0x0a000000 + i, "198.51.100.1", 6, 40000, 443, 0x18));
+  EXPECT_EQ(d.errors().count("ddos idle entity evicted"), 3900u);
+  EXPECT_EQ(d.entities(), 100u);
+  // The evicted ones come back as new entities; the kept ones are still the same.
+  for (uint32_t i = 0; i < 200; ++i) {
+    FlowRecord back = flow(200001, 0xc6336401, "10.0.0.1", 6, 443, 40000, 0x18);
+    back.dst = IpAddr::v4(0x0a000000 + i);
+    d.on_flow(back);
+  }
+  EXPECT_EQ(d.entities(), 300u);
+  EXPECT_EQ(d.errors().count("ddos entity table full"), 0u);
+}

@@ -47,7 +47,8 @@ NxDetector::NxDetector(const Model& model, NxConfig cfg)
 }
 
 size_t NxDetector::memory_bytes() const {
-  size_t n = table_bytes(hosts_) + table_bytes(names_);
+  size_t n = index_.memory_bytes() + chunks_.size() * kChunk * sizeof(Host) + free_.capacity() * sizeof(uint32_t) +
+             table_bytes(names_);
   for (const auto& [h, name] : names_) n += string_heap_bytes(name);
   return n;
 }
@@ -84,25 +85,41 @@ void NxDetector::close_window(Host& h) {
 void NxDetector::evict_idle(uint32_t window) {
   last_sweep_window_ = window;
   uint32_t idle_windows = static_cast<uint32_t>(std::max<TimeMs>(cfg_.idle_ms / cfg_.window_ms, 1));
-  absl::erase_if(hosts_, [&](const auto& kv) {
-    const Host& h = kv.second;
+  index_.rebuild_if([&](const Slot& s) {
+    const Host& h = at(s.id);
     bool idle = !(h.flags & (kFlagNx | kFlagDga)) && h.win_index + idle_windows < window;
-    if (idle) counters_.add("nxdomain: idle host evicted");
-    return idle;
+    if (!idle) return true;
+    counters_.add("nxdomain: idle host evicted");
+    free_.push_back(s.id);
+    return false;
   });
 }
 
 NxDetector::Host* NxDetector::host(const IpAddr& a, uint32_t window) {
-  auto it = hosts_.find(a);
-  if (it != hosts_.end()) return &it->second;
-  if (hosts_.size() >= max_hosts_) {
+  Slot key;
+  std::memcpy(&key.a, a.bytes(), 8);
+  std::memcpy(&key.b, a.bytes() + 8, 8);
+  const uint64_t h = key.pos_hash();
+  auto same = [&](const Slot& s) { return ((s.a ^ key.a) | (s.b ^ key.b)) == 0; };
+  if (const Slot* s = index_.find(h, same)) return &at(s->id);
+  if (index_.size() >= max_hosts_) {
     if (window != last_sweep_window_) evict_idle(window);
-    if (hosts_.size() >= max_hosts_) {
+    if (index_.size() >= max_hosts_) {
       counters_.add("nxdomain: host table full, host not tracked");
       return nullptr;
     }
   }
-  return &hosts_[a];
+  if (!free_.empty()) {
+    key.id = free_.back();
+    free_.pop_back();
+  } else {
+    key.id = next_id_++;
+    if (key.id / kChunk >= chunks_.size()) chunks_.push_back(std::make_unique<Host[]>(kChunk));
+  }
+  index_.insert(key);
+  Host& rec = at(key.id);
+  rec = Host{};
+  return &rec;
 }
 
 void NxDetector::on_dns(const DnsObservation& o) {
@@ -250,8 +267,10 @@ void NxDetector::host_findings(const IpAddr& a, const Host& h, const std::string
 
 void NxDetector::findings(FindingSink& sink) {
   std::vector<std::pair<IpAddr, const Host*>> flagged;
-  for (const auto& [a, h] : hosts_)
-    if (h.flags & (kFlagNx | kFlagDga)) flagged.emplace_back(a, &h);
+  index_.for_each([&](const Slot& s) {
+    const Host& h = at(s.id);
+    if (h.flags & (kFlagNx | kFlagDga)) flagged.emplace_back(s.addr(), &h);
+  });
   std::sort(flagged.begin(), flagged.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
 
   // Group DGA hosts sharing >= group_min_shared sketch names with the first holder of each name.

@@ -15,7 +15,8 @@
 // "dga-group-N", reported with example names.
 //
 // State: a fixed-size record per host with NX answers (static_assert'ed to
-// 96 bytes plus the 16-byte address key), at most max_hosts of them (derived
+// 96 bytes) in a chunked slab, indexed by a linear-probing table of 24-byte
+// slots (address, record id), at most max_hosts of them (derived
 // from memory_limit); when full, hosts idle longer than idle_ms are evicted
 // (counted; flagged hosts are kept until their findings are out), and a
 // host that cannot be tracked is counted.
@@ -27,6 +28,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +38,7 @@
 #include "core/time.hpp"
 #include "detect/dga/model.hpp"
 #include "detect/finding.hpp"
+#include "detect/linear_table.hpp"
 
 namespace omamori::dga {
 
@@ -78,7 +81,7 @@ class NxDetector {
   void findings(FindingSink& sink);
 
   static constexpr size_t bytes_per_host();
-  size_t hosts() const { return hosts_.size(); }
+  size_t hosts() const { return index_.size(); }
   size_t max_hosts() const { return max_hosts_; }
   // Heap bytes of the detector's state (host table, example names).
   size_t memory_bytes() const;
@@ -115,6 +118,22 @@ class NxDetector {
   void close_window(Host& h);
   void check(Host& h, TimeMs t);
   Host* host(const IpAddr& a, uint32_t window);
+  // The host index: address and slab id, 24 bytes.
+  struct Slot {
+    uint64_t a = 0, b = 0;
+    uint32_t id = UINT32_MAX;
+    bool is_empty() const { return id == UINT32_MAX; }
+    uint64_t pos_hash() const { return mix64(a, b); }
+    IpAddr addr() const {
+      uint8_t bytes[16];
+      std::memcpy(bytes, &a, 8);
+      std::memcpy(bytes + 8, &b, 8);
+      return IpAddr::v6_bytes(bytes);
+    }
+  };
+  static constexpr uint32_t kChunk = 4096;  // host records per slab chunk
+  Host& at(uint32_t id) { return chunks_[id / kChunk][id % kChunk]; }
+  const Host& at(uint32_t id) const { return chunks_[id / kChunk][id % kChunk]; }
   void evict_idle(uint32_t window);
   double threshold(const Host& h) const;
 
@@ -122,7 +141,10 @@ class NxDetector {
   NxConfig cfg_;
   NameSplitter splitter_;
   size_t max_hosts_;
-  absl::flat_hash_map<IpAddr, Host> hosts_;
+  LinearTable<Slot> index_;
+  std::vector<std::unique_ptr<Host[]>> chunks_;
+  std::vector<uint32_t> free_;
+  uint32_t next_id_ = 0;
   absl::flat_hash_map<uint32_t, std::string> names_;  // sketch hash -> registered domain
   ReasonCounters counters_;
   double pop_mean_ = 0, pop_sq_ = 0;
@@ -134,9 +156,9 @@ class NxDetector {
                      std::vector<Finding>& out) const;
 };
 
-// A hash-map slot (address + state + control byte) at the map's maximum load of 7/8.
+// A slab record plus its index slot at the index's maximum load of 3/4.
 constexpr size_t NxDetector::bytes_per_host() {
-  return (sizeof(Host) + sizeof(IpAddr) + 1) * 8 / 7;
+  return sizeof(Host) + sizeof(Slot) * 4 / 3;
 }
 static_assert(sizeof(NxDetector::Host) <= 96, "keep the per-host NXDOMAIN state small");
 

@@ -55,8 +55,7 @@ void Detector::on_flow(const FlowRecord& r) {
   // Subscriber -> listed destination, or the reply direction.
   auto try_side = [&](const IpAddr& host, const IpAddr& remote, uint16_t rport) {
     if (!ours(host)) return false;
-    intel::Match m = snap_->match_addr_port(remote, rport, r.proto);
-    if (!m) m = snap_->match_addr(remote);
+    intel::Match m = snap_->match_addr_port(remote, rport, r.proto);  // falls back to match_addr
     if (!m) return false;
     char buf[64];
     size_t n = remote.format(buf);
