@@ -53,7 +53,8 @@ class PcapFile {
   const uint8_t* map_ = nullptr;
   size_t map_size_ = 0;
   size_t map_off_ = 0;
-  size_t populated_ = 0;  // bytes of the mapping populated ahead of reading
+  size_t populated_ = 0;   // bytes of the mapping populated ahead of reading
+  size_t prefetched_ = 0;  // bytes of the mapping prefetched into the cache
   uint32_t snaplen_ = 0;
   bool swapped_ = false;
   bool nanos_ = false;
