@@ -22,6 +22,14 @@ struct NetflowDecoder::Impl {
   absl::flat_hash_map<netflow::ScopeKey, netflow::ScopeState> scopes;
   netflow::PendingStore pending;
 
+  // Template lifetime.
+  TimeMs next_expiry_check = INT64_MIN;
+  TimeMs last_expiry_check = INT64_MIN;
+  // Shared state (collector workers); nullptr alone.
+  std::shared_ptr<netflow::TemplateExchange> exchange;
+  uint32_t origin = 0;
+  uint64_t pulled = 0;  // exchange sequence number applied so far
+
   // decode_v5.cpp
   void decode_v5(const IpAddr& exporter, std::span<const uint8_t> d, FlowSink& sink);
   // decode_v9_ipfix.cpp: message headers, sets, template records.
@@ -41,6 +49,22 @@ struct NetflowDecoder::Impl {
   // Scope state (sampling rates, system init time); nullptr if absent and
   // create is false, or if the scope limit is reached.
   netflow::ScopeState* scope_state(const netflow::MsgContext& ctx, bool create);
+  netflow::ScopeState* scope_state(const netflow::ScopeKey& key, const IpAddr& exporter, bool create);
+  // Decodes the data sets held for k (its template just arrived).
+  void release_pending(const netflow::TemplateKey& k, FlowSink& sink);
+  // Removes template k here and tells the exchange.
+  void withdraw_template(const netflow::TemplateKey& k);
+  // Tells the exchange about a new or redefined template k (in `templates`).
+  void publish_template(const netflow::TemplateKey& k, TimeMs now);
+  // netflow.cpp: the other decoders' changes; templates not refreshed in time.
+  void apply_shared(TimeMs now, FlowSink& sink);
+  void expire_templates(TimeMs now);
+  void maintain(TimeMs now, FlowSink& sink);
+
+  // data_records.cpp: IPFIX structured data.
+  struct ListContext;
+  size_t run_with_lists(const netflow::Template& t, const uint8_t* p, size_t n, void* values, ListContext& lc);
+  void check_sub_records(ListContext& lc, uint16_t tmpl_id, const uint8_t* p, size_t n);
 };
 
 }  // namespace omamori
