@@ -81,10 +81,12 @@ TEST(FlowWriter, TextMatchesFmtReference) {
   std::vector<FlowRecord> rs;
   for (int i = 0; i < 20000; ++i) {
     FlowRecord r;
-    r.start = int64_t(pick({0, 1, 999, 1700000000123ULL, 253402300799999ULL})) - (i % 7 == 0 ? 5000 : 0);
-    int64_t dur = int64_t(pick({0, 1, 999, 1000, 1001, 86400000}));
+    // Decoders clamp wire times to +-1e18 ms, so end - start cannot overflow.
+    constexpr uint64_t kMax = 1'000'000'000'000'000'000ULL;
+    r.start = int64_t(pick({0, 1, 999, 1700000000123ULL, 253402300799999ULL}) % kMax) - (i % 7 == 0 ? 5000 : 0);
+    int64_t dur = int64_t(pick({0, 1, 999, 1000, 1001, 86400000}) % kMax);
     if (i % 11 == 0) dur = -dur;
-    if (i % 97 == 0) dur = int64_t(rng() >> 1) * (i % 2 ? 1 : -1);  // beyond the exact range
+    if (i % 97 == 0) dur = int64_t(rng() % kMax) * (i % 2 ? 1 : -1);  // beyond the exact range
     r.end = r.start + dur;
     uint8_t b[16];
     for (auto& c : b) c = uint8_t(rng() % 3 == 0 ? 0 : rng());

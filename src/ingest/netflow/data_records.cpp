@@ -430,11 +430,7 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
   }
 
   // Per-set constants.
-  const ScopeState* st = nullptr;
-  {
-    auto it = scopes.find(ctx.scope());
-    if (it != scopes.end()) st = &it->second;
-  }
+  const ScopeState* st = find_scope(ctx.scope());
   // Per-set constants (per record when a basicList adds fields).
   bool own_rate = (m & kSamplingMask) != 0;
   bool has_sampler = has(m, kSamplerIdT);

@@ -148,8 +148,8 @@ void NetflowDecoder::Impl::template_set(const MsgContext& ctx, const uint8_t* p,
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
     }
-    auto t = std::make_unique<Template>();
-    read_field_specs(b, ipfix, *t, count);
+    Template& t = fresh_scratch();
+    read_field_specs(b, ipfix, t, count);
     if (b.failed()) {
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
@@ -158,7 +158,7 @@ void NetflowDecoder::Impl::template_set(const MsgContext& ctx, const uint8_t* p,
       errors.add(ctx.exporter, reason::kTemplateReservedId);
       continue;
     }
-    install_template(ctx, id, std::move(t), sink);
+    install_template(ctx, id, t, sink);
   }
 }
 
@@ -178,11 +178,11 @@ void NetflowDecoder::Impl::options_template_set_v9(const MsgContext& ctx, const 
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
     }
-    auto t = std::make_unique<Template>();
-    t->options = true;
-    t->scope_count = scope_len / 4;
-    t->fields.resize(size_t(scope_len / 4) + opt_len / 4);
-    for (auto& f : t->fields) {
+    Template& t = fresh_scratch();
+    t.options = true;
+    t.scope_count = scope_len / 4;
+    t.fields.resize(size_t(scope_len / 4) + opt_len / 4);
+    for (auto& f : t.fields) {
       f.id = b.u16();
       f.length = b.u16();
     }
@@ -194,7 +194,7 @@ void NetflowDecoder::Impl::options_template_set_v9(const MsgContext& ctx, const 
       errors.add(ctx.exporter, reason::kTemplateReservedId);
       continue;
     }
-    install_template(ctx, id, std::move(t), sink);
+    install_template(ctx, id, t, sink);
   }
 }
 
@@ -222,10 +222,10 @@ void NetflowDecoder::Impl::options_template_set_ipfix(const MsgContext& ctx, con
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
     }
-    auto t = std::make_unique<Template>();
-    t->options = true;
-    t->scope_count = scope_count;
-    read_field_specs(b, true, *t, count);
+    Template& t = fresh_scratch();
+    t.options = true;
+    t.scope_count = scope_count;
+    read_field_specs(b, true, t, count);
     if (b.failed()) {
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
@@ -234,23 +234,32 @@ void NetflowDecoder::Impl::options_template_set_ipfix(const MsgContext& ctx, con
       errors.add(ctx.exporter, reason::kTemplateReservedId);
       continue;
     }
-    install_template(ctx, id, std::move(t), sink);
+    install_template(ctx, id, t, sink);
   }
 }
 
-void NetflowDecoder::Impl::install_template(const MsgContext& ctx, uint16_t id, std::unique_ptr<Template> t,
-                                            FlowSink& sink) {
+Template& NetflowDecoder::Impl::fresh_scratch() {
+  // Reused for every template record: a refresh (the common case) allocates nothing.
+  scratch.fields.clear();
+  scratch.scope_count = 0;
+  scratch.options = false;
+  return scratch;
+}
+
+void NetflowDecoder::Impl::install_template(const MsgContext& ctx, uint16_t id, Template& scratch_t, FlowSink& sink) {
   TemplateKey key{ctx.scope(), id};
   Template* old = templates.find_mut(key);
-  if (old && old->options == t->options && old->scope_count == t->scope_count && old->fields == t->fields) {
+  if (old && old->options == scratch_t.options && old->scope_count == scratch_t.scope_count &&
+      old->fields == scratch_t.fields) {
     // Refresh of a known template: nothing to compile.
-    ++(t->options ? stats.options_templates : stats.templates);
+    ++(scratch_t.options ? stats.options_templates : stats.templates);
     old->last_refresh = ctx.received;
     // Shared: keep it alive for the others too; if another decoder holds a
     // different definition (a race with a redefinition), this one is newer.
     if (exchange && !exchange->refresh(key, old->shared_seq, ctx.received)) publish_template(key, ctx.received);
     return;
   }
+  auto t = std::make_unique<Template>(std::move(scratch_t));
   netflow::CompileResult cr = netflow::compile_template(*t, ctx.version);
   if (cr.error) {
     errors.add(ctx.exporter, cr.error);
@@ -326,6 +335,7 @@ netflow::ScopeState* NetflowDecoder::Impl::scope_state(const netflow::ScopeKey& 
     errors.add(exporter, reason::kTooManyScopes);
     return nullptr;
   }
+  ++scopes_gen;
   return &scopes[key];
 }
 

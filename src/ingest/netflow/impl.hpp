@@ -39,8 +39,10 @@ struct NetflowDecoder::Impl {
   void template_set(const netflow::MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink);
   void options_template_set_v9(const netflow::MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink);
   void options_template_set_ipfix(const netflow::MsgContext& ctx, const uint8_t* p, size_t n, FlowSink& sink);
-  void install_template(const netflow::MsgContext& ctx, uint16_t id, std::unique_ptr<netflow::Template> t,
-                        FlowSink& sink);
+  // Learns (or refreshes) template `id` from t, a record read into `scratch`.
+  void install_template(const netflow::MsgContext& ctx, uint16_t id, netflow::Template& t, FlowSink& sink);
+  netflow::Template& fresh_scratch();
+  netflow::Template scratch;
   // Data set whose template may be unknown (then it is held).
   void data_set(const netflow::MsgContext& ctx, uint16_t set_id, const uint8_t* p, size_t n, FlowSink& sink);
   // data_records.cpp: runs the template's program over every record of a set.
@@ -50,6 +52,20 @@ struct NetflowDecoder::Impl {
   // create is false, or if the scope limit is reached.
   netflow::ScopeState* scope_state(const netflow::MsgContext& ctx, bool create);
   netflow::ScopeState* scope_state(const netflow::ScopeKey& key, const IpAddr& exporter, bool create);
+  // Lookup for the data path, with a one-entry cache (exporters send set
+  // after set of one scope); scopes_gen changes with every insertion, which
+  // may move the map's entries.
+  const netflow::ScopeState* find_scope(const netflow::ScopeKey& key) {
+    if (scope_cache_gen == scopes_gen && scope_cache_key == key) return scope_cache;
+    auto it = scopes.find(key);
+    scope_cache = it == scopes.end() ? nullptr : &it->second;
+    scope_cache_key = key;
+    scope_cache_gen = scopes_gen;
+    return scope_cache;
+  }
+  uint64_t scopes_gen = 1, scope_cache_gen = 0;
+  netflow::ScopeKey scope_cache_key;
+  const netflow::ScopeState* scope_cache = nullptr;
   // Decodes the data sets held for k (its template just arrived).
   void release_pending(const netflow::TemplateKey& k, FlowSink& sink);
   // Removes template k here and tells the exchange.

@@ -249,6 +249,7 @@ bool NetflowDecoder::load_templates(const std::string& path, std::string& err) {
       for (const auto& [id, rate] : s.rates) m.exchange->set_rate(m.origin, k, id, rate);
       if (s.system_init_ms >= 0) m.exchange->set_init(m.origin, k, s.system_init_ms);
     }
+    ++m.scopes_gen;
     m.scopes[k] = std::move(s);
   }
   return true;
