@@ -18,6 +18,8 @@
 #                  (default "250000 500000 750000 1000000 1250000 1500000 2000000 3000000")
 #   BENCH_FORMAT   v9, ipfix or v5 for the collector load (default v9)
 #   BENCH_PIPELINE_HOSTS / BENCH_PIPELINE_FLOWS  pipeline load (default 1000000 hosts, 40000000 flows)
+#   BENCH_NO_BUILD set: build nothing, run what build/ holds
+#   BENCH_OMAMORI  the omamori binary to measure (default build/src/cli/omamori)
 # Not a test: nothing here asserts a timing. Needs the packages of
 # scripts/packages.txt (pmacct for nfacctd, libbenchmark-dev).
 set -euo pipefail
@@ -38,17 +40,23 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 echo "git: $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')"
 
-echo "== build (Release, OMAMORI_BENCH=ON)"
-cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOMAMORI_BENCH=ON >/dev/null
-targets=(omamori lpm_bench udp_sender make_export_pcap)
-[ -f "$top/bench/intel_bench.cpp" ] && targets+=(intel_bench)
-[ -f "$top/bench/cases_bench.cpp" ] && targets+=(cases_bench)
-[ -f "$top/bench/notify_bench.cpp" ] && targets+=(notify_bench)
-[ -f "$top/bench/attribution_bench.cpp" ] && targets+=(attribution_bench)
-[ -f "$top/bench/pseudonym_bench.cpp" ] && targets+=(pseudonym_bench)
-targets+=(pipeline_bench ddos_replay ddos_live dga_bench)
-ninja -C "$top/build" -j"${NINJA_JOBS:-2}" "${targets[@]}" >/dev/null
-omamori="$top/build/src/cli/omamori"
+if [ -n "${BENCH_NO_BUILD:-}" ]; then
+  echo "== no build (BENCH_NO_BUILD): using what build/ holds"
+else
+  echo "== build (Release, OMAMORI_BENCH=ON)"
+  cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOMAMORI_BENCH=ON >/dev/null
+  targets=(omamori lpm_bench udp_sender make_export_pcap)
+  [ -f "$top/bench/intel_bench.cpp" ] && targets+=(intel_bench)
+  [ -f "$top/bench/cases_bench.cpp" ] && targets+=(cases_bench)
+  [ -f "$top/bench/notify_bench.cpp" ] && targets+=(notify_bench)
+  [ -f "$top/bench/attribution_bench.cpp" ] && targets+=(attribution_bench)
+  [ -f "$top/bench/pseudonym_bench.cpp" ] && targets+=(pseudonym_bench)
+  targets+=(pipeline_bench ddos_replay ddos_live dga_bench)
+  ninja -C "$top/build" -j"${NINJA_JOBS:-2}" "${targets[@]}" >/dev/null
+fi
+# BENCH_OMAMORI: another omamori binary (e.g. a copy of an earlier build, for before/after figures).
+omamori="${BENCH_OMAMORI:-$top/build/src/cli/omamori}"
+echo "omamori binary: $omamori"
 bench="$top/build/bench"
 
 # ---------------------------------------------------------------------------

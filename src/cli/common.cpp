@@ -90,8 +90,7 @@ uint64_t FlowOutputOptions::finish() {
     n = writer_->written();
   }
   if (agg_) {
-    agg_->print(out_, fmt_);
-    n = agg_->rows().size();
+    n = agg_->print(out_, fmt_);
   }
   if (out_ && out_ != stdout) std::fclose(out_);
   out_ = nullptr;

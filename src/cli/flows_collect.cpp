@@ -17,6 +17,7 @@ struct CollectOptions {
   CollectorConfig cfg;
   FlowOutputOptions out;
   bool stats = false;
+  double template_timeout = 1800;  // seconds
 };
 
 Collector* g_collector = nullptr;
@@ -28,6 +29,7 @@ void on_collect_stop_signal(int) {
 
 void run_collect(CollectOptions& o) {
   if (o.stats && o.cfg.stats_interval <= 0) o.cfg.stats_interval = 10;
+  o.cfg.netflow.template_timeout_ms = static_cast<TimeMs>(o.template_timeout * 1000);
   Collector col(o.cfg);
   std::string err;
   if (!col.open(err)) throw CommandError(kUsage, "flows collect: " + err);
@@ -96,6 +98,10 @@ void register_flows_collect(CLI::App& flows) {
   cmd->add_option("--template-save-interval", c.template_save_interval,
                   "Seconds between template saves (0: only at stop)")
       ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--template-timeout", o->template_timeout,
+                  "Forget a NetFlow v9/IPFIX template not refreshed for this many seconds (0 = never)")
+      ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
   cmd->add_flag("--stats", o->stats, "Print counters to stderr periodically (see --stats-interval) and at exit");
   cmd->add_option("--stats-interval", c.stats_interval, "Seconds between periodic counters (implies --stats; default 10)")

@@ -21,11 +21,14 @@ struct ReadOptions {
   bool stats = false;
   std::string templates;
   std::vector<uint16_t> ports;
+  double template_timeout = 1800;  // seconds of capture time
 };
 
 void run_read(ReadOptions& o) {
   FlowSink& sink = o.out.open();
-  FlowDatagramDecoder dec;
+  NetflowConfig nf;
+  nf.template_timeout_ms = static_cast<TimeMs>(o.template_timeout * 1000);
+  FlowDatagramDecoder dec(nf);
   std::string err;
   if (!o.templates.empty() && !dec.netflow().load_templates(o.templates, err)) {
     // A missing file is the first run; anything else (a corrupt file) deserves attention.
@@ -49,14 +52,17 @@ void run_read(ReadOptions& o) {
     fmt::print(stderr, "omamori: saving templates: {}\n", err);
   auto errors = dec.all_errors();
   if (o.stats) {
-    const auto& nf = dec.netflow().stats();
+    const auto& nfs = dec.netflow().stats();
     const auto& sf = dec.sflow().stats();
     fmt::print(stderr,
                "packets {} datagrams {} records {} | netflow/ipfix: datagrams {} records {} templates {} "
-               "options-templates {} options-records {} held {} held-decoded {} held-expired {} | sflow: datagrams {} "
+               "options-templates {} options-records {} held {} held-decoded {} held-expired {} templates-expired {} "
+               "lists {} sub-template-lists {} list-values-used {} | sflow: datagrams {} "
                "flow-samples {} counter-samples {} records {}\n",
-               counts.packets, counts.datagrams, dec.records(), nf.datagrams, nf.records, nf.templates, nf.options_templates,
-               nf.options_records, nf.pending_held, nf.pending_decoded, nf.pending_expired, sf.datagrams,
+               counts.packets, counts.datagrams, dec.records(), nfs.datagrams, nfs.records, nfs.templates,
+               nfs.options_templates, nfs.options_records, nfs.pending_held, nfs.pending_decoded, nfs.pending_expired,
+               nfs.templates_expired, nfs.basic_lists, nfs.sub_template_lists + nfs.sub_template_multi_lists,
+               nfs.list_values_used, sf.datagrams,
                sf.flow_samples, sf.counter_samples, sf.records);
   }
   report_errors("pcap", udp.errors(), false);
@@ -75,6 +81,10 @@ void register_flows_read(CLI::App& flows) {
   cmd->add_option("--port", o->ports, "Only UDP datagrams to these destination ports (default: all)");
   cmd->add_option("--templates", o->templates,
                   "Template state file: loaded before decoding if present, saved afterwards");
+  cmd->add_option("--template-timeout", o->template_timeout,
+                  "Forget a NetFlow v9/IPFIX template not refreshed for this many seconds of capture time (0 = never)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
   cmd->add_flag("--stats", o->stats, "Print decoder statistics to stderr");
   o->out.add_to(cmd);
   cmd->callback([o] { run_read(*o); });

@@ -33,13 +33,73 @@ std::optional<IpAddr> IpAddr::parse(std::string_view s) {
   return std::nullopt;
 }
 
-size_t IpAddr::format(char* buf) const {
-  if (is_v4()) {
-    inet_ntop(AF_INET, b_.data() + 12, buf, 46);
-  } else {
-    inet_ntop(AF_INET6, b_.data(), buf, 46);
+namespace {
+// Dotted quad of p[0..3]; returns the end.
+char* put_v4(const uint8_t* p, char* o) {
+  for (int i = 0; i < 4; ++i) {
+    unsigned v = p[i];
+    if (v >= 100) {
+      *o++ = char('0' + v / 100);
+      *o++ = char('0' + v / 10 % 10);
+    } else if (v >= 10) {
+      *o++ = char('0' + v / 10);
+    }
+    *o++ = char('0' + v % 10);
+    *o++ = '.';
   }
-  return std::strlen(buf);
+  return o - 1;
+}
+}  // namespace
+
+// The same text as glibc's inet_ntop (checked against it in ip_test.cpp),
+// without its sprintf calls: RFC 5952 (lowercase hex, no leading zeros, the
+// first longest run of two or more zero groups as "::"), and "::a.b.c.d"
+// for IPv4-compatible addresses as inet_ntop writes them.
+size_t IpAddr::format(char* buf) const {
+  char* o = buf;
+  if (is_v4()) {
+    o = put_v4(b_.data() + 12, o);
+    *o = 0;
+    return size_t(o - buf);
+  }
+  unsigned w[8];
+  for (int i = 0; i < 8; ++i) w[i] = (unsigned(b_[2 * i]) << 8) | b_[2 * i + 1];
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (w[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && w[j] == 0) ++j;
+    if (j - i > best_len) {
+      best = i;
+      best_len = j - i;
+    }
+    i = j;
+  }
+  if (best_len < 2) best = -1;
+  static const char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (best >= 0 && i >= best && i < best + best_len) {
+      if (i == best) *o++ = ':';
+      continue;
+    }
+    if (i != 0) *o++ = ':';
+    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
+      o = put_v4(b_.data() + 12, o);
+      *o = 0;
+      return size_t(o - buf);
+    }
+    unsigned v = w[i];
+    if (v >= 0x1000) *o++ = kHex[v >> 12];
+    if (v >= 0x100) *o++ = kHex[(v >> 8) & 15];
+    if (v >= 0x10) *o++ = kHex[(v >> 4) & 15];
+    *o++ = kHex[v & 15];
+  }
+  if (best >= 0 && best + best_len == 8) *o++ = ':';
+  *o = 0;
+  return size_t(o - buf);
 }
 
 std::string IpAddr::str() const {

@@ -4,6 +4,9 @@
 #include <charconv>
 #include <cstring>
 #include <iterator>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace omamori {
 
@@ -62,18 +65,11 @@ bool AggregateSpec::parse_order(std::string_view s, Order& o) {
 }
 
 namespace {
-IpAddr net_of(const IpAddr& a, uint8_t len) {
-  if (len == 0) return a;
-  unsigned l128 = a.is_v4() ? std::min<unsigned>(len, 32) + 96 : len;
-  return mask_addr(a, l128);
-}
-
-
-size_t field_width(AggregateSpec::Field f) {
+size_t field_width(AggregateSpec::Field f, bool v4) {
   switch (f) {
     case AggregateSpec::Src:
     case AggregateSpec::Dst:
-    case AggregateSpec::Exporter: return 16;
+    case AggregateSpec::Exporter: return v4 ? 4 : 16;
     case AggregateSpec::SrcAs:
     case AggregateSpec::DstAs:
     case AggregateSpec::InIf:
@@ -84,72 +80,208 @@ size_t field_width(AggregateSpec::Field f) {
   }
   return 0;
 }
+
+// IpAddr::is_v4 without a memcmp call.
+inline bool is_v4(const IpAddr& a) {
+  uint64_t hi;
+  uint32_t mid;
+  std::memcpy(&hi, a.bytes(), 8);
+  std::memcpy(&mid, a.bytes() + 8, 4);
+  return hi == 0 && mid == 0xffff0000u;  // bytes 00 00 ff ff, little-endian load
+}
+
+// Network of a in the 128-bit space, 16 bytes written to p.
+void put_net6(uint8_t* p, const IpAddr& a, uint8_t len) {
+  if (len == 0) {
+    std::memcpy(p, a.bytes(), 16);
+    return;
+  }
+  unsigned l128 = a.is_v4() ? std::min<unsigned>(len, 32) + 96 : len;
+  std::memcpy(p, mask_addr(a, l128).bytes(), 16);
+}
+// IPv4 address (network order) of a v4 record, masked to len bits (0 = all).
+void put_net4(uint8_t* p, const IpAddr& a, uint8_t len) {
+  uint32_t v;
+  std::memcpy(&v, a.bytes() + 12, 4);
+  if (len > 0 && len < 32) v &= __builtin_bswap32(~uint32_t(0) << (32 - len));
+  std::memcpy(p, &v, 4);
+}
 }  // namespace
 
-FlowAggregator::FlowAggregator(AggregateSpec spec) : spec_(std::move(spec)) {
-  size_t off = spec_.bin_ms > 0 ? 8 : 0;
-  for (const auto& k : spec_.keys) {
-    // A key named twice is packed once.
-    bool dup = false;
-    for (const auto& f : fields_) dup |= f.field == k.field && f.prefix_len == k.prefix_len;
-    if (dup) continue;
-    fields_.push_back({k.field, k.prefix_len, static_cast<uint8_t>(off)});
-    off += field_width(k.field);
+// Zeroed memory for a table; tables of 2 MiB and more get transparent huge
+// pages where the kernel offers them (a table bigger than the cache costs a
+// TLB miss per record on 4 KiB pages).
+void* alloc_zeroed(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  if (bytes >= (2u << 20)) madvise(p, bytes, MADV_HUGEPAGE);
+  return p;
+}
+
+template <size_t W>
+FlowAggregator::Table<W>::Table() : slots_(static_cast<Slot*>(alloc_zeroed(1024 * sizeof(Slot)))), mask_(1023) {}
+
+template <size_t W>
+FlowAggregator::Table<W>::~Table() {
+  munmap(slots_, (mask_ + 1) * sizeof(Slot));
+}
+
+template <size_t W>
+static inline bool same(const std::array<uint64_t, W>& a, const std::array<uint64_t, W>& b) {
+  uint64_t d = 0;
+  for (size_t i = 0; i < W; ++i) d |= a[i] ^ b[i];
+  return d == 0;
+}
+
+template <size_t W>
+uint64_t FlowAggregator::Table<W>::hash(const Key& k) {
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  for (uint64_t w : k) {
+    h ^= w;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
   }
-  key_bytes_ = off;
-  if (off <= 16)
-    table_.emplace<Table<2>>();
-  else if (off <= 40)
-    table_.emplace<Table<5>>();
-  else
-    table_.emplace<Table<11>>();  // every field: 8 + 3 * 16 + 4 * 4 + 2 * 2 + 1 = 77 bytes
+  return h;
+}
+
+template <size_t W>
+void FlowAggregator::Table<W>::grow() {
+  size_t cap = (mask_ + 1) * 2;
+  Slot* old = slots_;
+  size_t old_cap = mask_ + 1;
+  slots_ = static_cast<Slot*>(alloc_zeroed(cap * sizeof(Slot)));
+  mask_ = cap - 1;
+  for (size_t i = 0; i < old_cap; ++i) {
+    if (!old[i].flows) continue;
+    size_t j = hash(old[i].key) & mask_;
+    while (slots_[j].flows) j = (j + 1) & mask_;
+    slots_[j] = old[i];
+  }
+  munmap(old, old_cap * sizeof(Slot));
+}
+
+template <size_t W>
+void FlowAggregator::Table<W>::update(const Pending& p) {
+  size_t i = p.hash & mask_;
+  for (;;) {
+    Slot& s = slots_[i];
+    if (!s.flows) break;
+    if (same(s.key, p.key)) {
+      s.flows += 1;
+      s.packets += p.packets;
+      s.bytes += p.bytes;
+      return;
+    }
+    i = (i + 1) & mask_;
+  }
+  // New key; keep the load under 5/8.
+  if ((size_ + 1) * 8 > (mask_ + 1) * 5) {
+    grow();
+    i = p.hash & mask_;
+    while (slots_[i].flows) i = (i + 1) & mask_;
+  }
+  slots_[i] = Slot{p.key, 1, p.packets, p.bytes};
+  ++size_;
 }
 
 template <size_t W>
 void FlowAggregator::Table<W>::add(const Key& k, uint64_t packets, uint64_t bytes) {
-  map.prefetch(k);
-  Pending& slot = ring[head];
-  if (queued == kDepth) {
-    Totals& t = map[slot.key];
-    t.flows += 1;
-    t.packets += slot.packets;
-    t.bytes += slot.bytes;
-  } else {
-    ++queued;
-  }
-  slot = Pending{k, packets, bytes};
-  head = (head + 1) % kDepth;
+  uint64_t h = hash(k);
+  __builtin_prefetch(&slots_[h & mask_], 1);
+  Pending& slot = ring_[head_];
+  if (queued_ == kDepth)
+    update(slot);
+  else
+    ++queued_;
+  slot = Pending{k, h, packets, bytes};
+  head_ = (head_ + 1) % kDepth;
 }
 
 template <size_t W>
 void FlowAggregator::Table<W>::drain() {
   // The oldest pending entry is at head when the ring is full, else at 0.
-  size_t first = queued == kDepth ? head : 0;
-  for (size_t i = 0; i < queued; ++i) {
-    const Pending& p = ring[(first + i) % kDepth];
-    Totals& t = map[p.key];
-    t.flows += 1;
-    t.packets += p.packets;
-    t.bytes += p.bytes;
-  }
-  queued = 0;
-  head = 0;
+  size_t first = queued_ == kDepth ? head_ : 0;
+  for (size_t i = 0; i < queued_; ++i) update(ring_[(first + i) % kDepth]);
+  queued_ = 0;
+  head_ = 0;
 }
 
-template <size_t W>
-void FlowAggregator::add_to(Table<W>& t, const FlowRecord& r) {
+void FlowAggregator::make_table(AnyTable& t, size_t bytes) {
+  size_t w = (bytes + 7) / 8;
+  if (w <= 2)
+    t.emplace<Table<2>>();
+  else if (w <= 3)
+    t.emplace<Table<3>>();
+  else if (w <= 5)
+    t.emplace<Table<5>>();
+  else if (w <= 6)
+    t.emplace<Table<6>>();
+  else
+    t.emplace<Table<10>>();  // every field: 8 + 3 * 16 + 4 * 4 + 2 * 2 + 1 = 77 bytes
+}
+
+template <bool V4>
+FlowAggregator::AddFn FlowAggregator::pick_add(const AnyTable& t) const {
+  switch (t.index()) {
+    case 0: return add_fn<2, V4>();
+    case 1: return add_fn<3, V4>();
+    case 2: return add_fn<5, V4>();
+    case 3: return add_fn<6, V4>();
+    default: return add_fn<10, V4>();
+  }
+}
+
+FlowAggregator::FlowAggregator(AggregateSpec spec) : spec_(std::move(spec)) {
+  for (Layout* l : {&v4_, &v6_}) {
+    l->v4 = l == &v4_;
+    size_t off = spec_.bin_ms > 0 ? 8 : 0;
+    for (const auto& k : spec_.keys) {
+      // A key named twice is packed once.
+      bool dup = false;
+      for (const auto& f : l->fields) dup |= f.field == k.field && f.prefix_len == k.prefix_len;
+      if (dup) continue;
+      l->fields.push_back({k.field, k.prefix_len, static_cast<uint8_t>(off)});
+      off += field_width(k.field, l->v4);
+    }
+    l->bytes = off;
+  }
+  for (const auto& k : spec_.keys) {
+    use_src_ |= k.field == AggregateSpec::Src;
+    use_dst_ |= k.field == AggregateSpec::Dst;
+    use_exporter_ |= k.field == AggregateSpec::Exporter;
+  }
+  has_addr_ = use_src_ || use_dst_ || use_exporter_;
+  make_table(t4_, v4_.bytes);
+  make_table(t6_, v6_.bytes);
+  add4_ = pick_add<true>(t4_);
+  add6_ = pick_add<false>(t6_);
+}
+
+template <size_t W, bool V4>
+void FlowAggregator::add_to(const FlowRecord& r) {
+  const Layout& l = V4 ? v4_ : v6_;
+  auto& t = std::get<Table<W>>(V4 ? t4_ : t6_);
   typename Table<W>::Key k{};
   auto* kb = reinterpret_cast<uint8_t*>(k.data());
   if (spec_.bin_ms > 0) {
     TimeMs bin = r.start - ((r.start % spec_.bin_ms) + spec_.bin_ms) % spec_.bin_ms;
     std::memcpy(kb, &bin, 8);
   }
-  for (const auto& f : fields_) {
+  for (const auto& f : l.fields) {
     uint8_t* p = kb + f.offset;
     switch (f.field) {
-      case AggregateSpec::Src: std::memcpy(p, net_of(r.src, f.prefix_len).bytes(), 16); break;
-      case AggregateSpec::Dst: std::memcpy(p, net_of(r.dst, f.prefix_len).bytes(), 16); break;
-      case AggregateSpec::Exporter: std::memcpy(p, r.exporter.bytes(), 16); break;
+      case AggregateSpec::Src:
+        if constexpr (V4) put_net4(p, r.src, f.prefix_len);
+        else put_net6(p, r.src, f.prefix_len);
+        break;
+      case AggregateSpec::Dst:
+        if constexpr (V4) put_net4(p, r.dst, f.prefix_len);
+        else put_net6(p, r.dst, f.prefix_len);
+        break;
+      case AggregateSpec::Exporter:
+        if constexpr (V4) put_net4(p, r.exporter, 0);
+        else put_net6(p, r.exporter, 0);
+        break;
       case AggregateSpec::Sport: std::memcpy(p, &r.sport, 2); break;
       case AggregateSpec::Dport: std::memcpy(p, &r.dport, 2); break;
       case AggregateSpec::Proto: *p = r.proto; break;
@@ -164,50 +296,63 @@ void FlowAggregator::add_to(Table<W>& t, const FlowRecord& r) {
 }
 
 void FlowAggregator::on_flow(const FlowRecord& r) {
-  std::visit([&](auto& t) { add_to(t, r); }, table_);
+  // The IPv4 table takes records whose key addresses are all IPv4 (an empty
+  // exporter is no IPv4 address: it goes with the IPv6 ones).
+  bool v4 = !has_addr_ || ((!use_src_ || is_v4(r.src)) && (!use_dst_ || is_v4(r.dst)) &&
+                           (!use_exporter_ || is_v4(r.exporter)));
+  (this->*(v4 ? add4_ : add6_))(r);
 }
 
-template <size_t W>
-void FlowAggregator::rows_from(Table<W>& t, std::vector<Row>& rows) const {
-  t.drain();
-  rows.reserve(t.map.size());
-  for (const auto& [k, tot] : t.map) {
-    const auto* kb = reinterpret_cast<const uint8_t*>(k.data());
-    Row row;
-    if (spec_.bin_ms > 0) std::memcpy(&row.bin, kb, 8);
-    for (const auto& f : fields_) {
-      const uint8_t* p = kb + f.offset;
-      switch (f.field) {
-        case AggregateSpec::Src: row.key.src = IpAddr::v6_bytes(p); break;
-        case AggregateSpec::Dst: row.key.dst = IpAddr::v6_bytes(p); break;
-        case AggregateSpec::Exporter: row.key.exporter = IpAddr::v6_bytes(p); break;
-        case AggregateSpec::Sport: std::memcpy(&row.key.sport, p, 2); break;
-        case AggregateSpec::Dport: std::memcpy(&row.key.dport, p, 2); break;
-        case AggregateSpec::Proto: row.key.proto = *p; break;
-        case AggregateSpec::SrcAs: std::memcpy(&row.key.src_as, p, 4); break;
-        case AggregateSpec::DstAs: std::memcpy(&row.key.dst_as, p, 4); break;
-        case AggregateSpec::InIf: std::memcpy(&row.key.in_if, p, 4); break;
-        case AggregateSpec::OutIf: std::memcpy(&row.key.out_if, p, 4); break;
-      }
-    }
-    row.flows = tot.flows;
-    row.packets = tot.packets;
-    row.bytes = tot.bytes;
-    rows.push_back(row);
-  }
+void FlowAggregator::rows_from(const AnyTable& any, const Layout& l, std::vector<Row>& rows) {
+  std::visit(
+      [&](const auto& t) {
+        const_cast<std::remove_cvref_t<decltype(t)>&>(t).drain();
+        t.for_each([&](const auto& slot) {
+          const auto* kb = reinterpret_cast<const uint8_t*>(slot.key.data());
+          Row row;
+          if (spec_.bin_ms > 0) std::memcpy(&row.bin, kb, 8);
+          auto addr = [&](const uint8_t* p) { return l.v4 ? IpAddr::v4_bytes(p) : IpAddr::v6_bytes(p); };
+          for (const auto& f : l.fields) {
+            const uint8_t* p = kb + f.offset;
+            switch (f.field) {
+              case AggregateSpec::Src: row.key.src = addr(p); break;
+              case AggregateSpec::Dst: row.key.dst = addr(p); break;
+              case AggregateSpec::Exporter: row.key.exporter = addr(p); break;
+              case AggregateSpec::Sport: std::memcpy(&row.key.sport, p, 2); break;
+              case AggregateSpec::Dport: std::memcpy(&row.key.dport, p, 2); break;
+              case AggregateSpec::Proto: row.key.proto = *p; break;
+              case AggregateSpec::SrcAs: std::memcpy(&row.key.src_as, p, 4); break;
+              case AggregateSpec::DstAs: std::memcpy(&row.key.dst_as, p, 4); break;
+              case AggregateSpec::InIf: std::memcpy(&row.key.in_if, p, 4); break;
+              case AggregateSpec::OutIf: std::memcpy(&row.key.out_if, p, 4); break;
+            }
+          }
+          row.flows = slot.flows;
+          row.packets = slot.packets;
+          row.bytes = slot.bytes;
+          rows.push_back(row);
+        });
+      },
+      any);
 }
 
 std::vector<FlowAggregator::Row> FlowAggregator::rows() {
   std::vector<Row> rows;
-  std::visit([&](auto& t) { rows_from(t, rows); }, table_);
+  size_t n = 0;
+  for (const AnyTable* t : {&t4_, &t6_}) std::visit([&](const auto& x) { n += x.size() + 8; }, *t);
+  rows.reserve(n);  // the pipeline may still hold up to 8 new keys per table
+  rows_from(t4_, v4_, rows);
+  rows_from(t6_, v6_, rows);
   auto metric = [&](const Row& r) {
     return spec_.order == AggregateSpec::Bytes ? r.bytes : spec_.order == AggregateSpec::Packets ? r.packets : r.flows;
   };
+  // Ties are broken by every key field, so the order never depends on the table.
   std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
     if (a.bin != b.bin) return a.bin < b.bin;
     if (metric(a) != metric(b)) return metric(a) > metric(b);
-    return std::tie(a.key.src, a.key.dst, a.key.sport, a.key.dport) <
-           std::tie(b.key.src, b.key.dst, b.key.sport, b.key.dport);
+    const FlowRecord &x = a.key, &y = b.key;
+    return std::tie(x.src, x.dst, x.sport, x.dport, x.proto, x.exporter, x.src_as, x.dst_as, x.in_if, x.out_if) <
+           std::tie(y.src, y.dst, y.sport, y.dport, y.proto, y.exporter, y.src_as, y.dst_as, y.in_if, y.out_if);
   });
   if (spec_.top > 0) {
     std::vector<Row> cut;
@@ -221,7 +366,7 @@ std::vector<FlowAggregator::Row> FlowAggregator::rows() {
   return rows;
 }
 
-void FlowAggregator::print(std::FILE* out, OutputFormat fmt) {
+size_t FlowAggregator::print(std::FILE* out, OutputFormat fmt) {
   fmt::memory_buffer b;
   auto it = std::back_inserter(b);
   auto rs = rows();
@@ -281,6 +426,14 @@ void FlowAggregator::print(std::FILE* out, OutputFormat fmt) {
   }
   std::fwrite(b.data(), 1, b.size(), out);
   std::fflush(out);
+  return rs.size();
 }
+
+// The table widths the aggregator uses (the variant destroys them elsewhere).
+template class FlowAggregator::Table<2>;
+template class FlowAggregator::Table<3>;
+template class FlowAggregator::Table<5>;
+template class FlowAggregator::Table<6>;
+template class FlowAggregator::Table<10>;
 
 }  // namespace omamori

@@ -5,9 +5,8 @@
 // width, records are grouped by the bin their start falls into as well.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-
 #include <array>
+#include <memory>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -48,46 +47,79 @@ class FlowAggregator final : public FlowSink {
   };
   // Rows sorted by bin, then by the chosen order (descending), cut to top N per bin.
   std::vector<Row> rows();
-  void print(std::FILE* out, OutputFormat fmt);
+  // Prints the rows; returns how many.
+  size_t print(std::FILE* out, OutputFormat fmt);
 
  private:
-  struct Totals {
-    uint64_t flows = 0, packets = 0, bytes = 0;
-  };
-  // Keys hold only the chosen fields, packed into W 64-bit words: the usual
-  // 5-tuple fits in 40 bytes instead of a full 80-byte key, so more of the
-  // table stays in cache. Records go through a short prefetch pipeline: the
-  // slot of a key is prefetched a few records before it is updated, hiding
-  // most of the cache misses of a table with millions of keys.
+  // Keys hold only the chosen fields, packed into W 64-bit words, in a flat
+  // open-addressing table (linear probing, key words and totals in one slot).
+  // IPv4 records go to a table whose address fields take 4 bytes, others to
+  // one with 16-byte addresses: the usual IPv4 5-tuple is a 16-byte key and a
+  // 40-byte slot, so more of the table stays in cache. Records go through a
+  // short prefetch pipeline: the slot of a key is prefetched a few records
+  // before it is updated, hiding most of the cache misses of a large table.
   template <size_t W>
-  struct Table {
+  class Table {
+   public:
     using Key = std::array<uint64_t, W>;
+    struct Slot {
+      Key key;
+      uint64_t flows, packets, bytes;  // flows == 0: empty
+    };
+    Table();
+    ~Table();
+    Table(const Table&) = delete;
+    Table& operator=(const Table&) = delete;
+    void add(const Key& k, uint64_t packets, uint64_t bytes);
+    size_t size() const { return size_; }
+    void drain();
+    template <typename F>
+    void for_each(F&& f) const {
+      for (size_t i = 0; i <= mask_; ++i)
+        if (slots_[i].flows) f(slots_[i]);
+    }
+
+   private:
+    static constexpr size_t kDepth = 8;
     struct Pending {
       Key key;
-      uint64_t packets, bytes;
+      uint64_t hash, packets, bytes;
     };
-    static constexpr size_t kDepth = 8;
-    Table() {}  // user-provided: nested NSDMIs make the implicit one unusable here
-    absl::flat_hash_map<Key, Totals> map;
-    std::array<Pending, kDepth> ring{};
-    size_t head = 0, queued = 0;
-    void add(const Key& k, uint64_t packets, uint64_t bytes);
-    void drain();
+    static uint64_t hash(const Key& k);
+    void update(const Pending& p);
+    void grow();
+    Slot* slots_ = nullptr;  // zeroed, from alloc_slots
+    size_t mask_ = 0, size_ = 0;
+    std::array<Pending, kDepth> ring_{};
+    size_t head_ = 0, queued_ = 0;
   };
   struct Field {
     AggregateSpec::Field field;
     uint8_t prefix_len;
     uint8_t offset;  // byte offset in the packed key
   };
-  template <size_t W>
-  void add_to(Table<W>& t, const FlowRecord& r);
-  template <size_t W>
-  void rows_from(Table<W>& t, std::vector<Row>& out) const;
+  struct Layout {
+    std::vector<Field> fields;
+    size_t bytes = 0;
+    bool v4 = false;  // addresses packed as 4 bytes
+  };
+  using AnyTable = std::variant<Table<2>, Table<3>, Table<5>, Table<6>, Table<10>>;
+  using AddFn = void (FlowAggregator::*)(const FlowRecord&);
+  static void make_table(AnyTable& t, size_t bytes);
+  template <size_t W, bool V4>
+  void add_to(const FlowRecord& r);
+  template <size_t W, bool V4>
+  AddFn add_fn() const { return &FlowAggregator::add_to<W, V4>; }
+  template <bool V4>
+  AddFn pick_add(const AnyTable& t) const;
+  void rows_from(const AnyTable& t, const Layout& l, std::vector<Row>& out);
 
   AggregateSpec spec_;
-  std::vector<Field> fields_;
-  size_t key_bytes_ = 0;
-  std::variant<Table<2>, Table<5>, Table<11>> table_;
+  Layout v4_, v6_;
+  bool has_addr_ = false;  // the key has an address field (else everything goes to the v4 table)
+  bool use_src_ = false, use_dst_ = false, use_exporter_ = false;
+  AnyTable t4_, t6_;
+  AddFn add4_ = nullptr, add6_ = nullptr;
 };
 
 }  // namespace omamori

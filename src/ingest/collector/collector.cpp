@@ -24,6 +24,7 @@
 #include "core/time.hpp"
 #include "ingest/collector/spsc_queue.hpp"
 #include "ingest/flow_decoder.hpp"
+#include "ingest/netflow/exchange.hpp"
 
 namespace omamori {
 
@@ -303,7 +304,7 @@ struct Collector::Worker {
 
   // Live counters: written by the worker only, read by anyone.
   std::atomic<uint64_t> datagrams{0}, bytes{0}, records{0}, decode_errors{0}, queue_drops{0}, truncated{0},
-      kernel_rxq{0}, recv_errors{0}, templates_saved{0};
+      kernel_rxq{0}, recv_errors{0}, templates_saved{0}, templates_expired{0}, templates_shared{0};
   std::atomic<bool> running{false}, done{false};
   std::atomic<uint64_t> saved_gen{0};
 
@@ -341,11 +342,17 @@ bool Collector::open(std::string& err) {
     addrs_.push_back(*a);
   }
   size_t slots = std::max<size_t>(2, (cfg_.queue_records + kBatchRecords - 1) / kBatchRecords);
-  size_t total = addrs_.size() * cfg_.workers;
+  // With several workers per listen address they share one template state
+  // (netflow/exchange.hpp), and the first of them saves it for all.
+  const bool shared = cfg_.workers > 1;
+  size_t savers = shared ? addrs_.size() : addrs_.size() * cfg_.workers;
   for (size_t ai = 0; ai < addrs_.size(); ++ai) {
     uint16_t port = addrs_[ai].port;
+    std::shared_ptr<netflow::TemplateExchange> exchange;
+    if (shared) exchange = std::make_shared<netflow::TemplateExchange>(cfg_.netflow.max_templates);
     for (unsigned wi = 0; wi < cfg_.workers; ++wi) {
       auto w = std::make_unique<Worker>(slots, cfg_.netflow);
+      if (exchange) w->dec.netflow().share(exchange);
       w->index = wi;
       w->listen = cfg_.listen[ai];
       w->fd = open_socket(addrs_[ai], port, cfg_.rcvbuf, err);
@@ -358,8 +365,8 @@ bool Collector::open(std::string& err) {
       w->port = port;
       struct stat st {};
       if (fstat(w->fd, &st) == 0) w->inode = st.st_ino;
-      if (!cfg_.templates.empty())
-        w->template_path = total == 1 ? cfg_.templates : fmt::format("{}.part{}", cfg_.templates, workers_.size());
+      if (!cfg_.templates.empty() && (!shared || wi == 0))
+        w->template_path = savers == 1 ? cfg_.templates : fmt::format("{}.part{}", cfg_.templates, workers_.size());
       workers_.push_back(std::move(w));
     }
   }
@@ -367,9 +374,11 @@ bool Collector::open(std::string& err) {
     std::error_code ec;
     if (std::filesystem::exists(cfg_.templates, ec)) {
       // Every worker learns every saved template: after a restart the kernel
-      // may hash an exporter to another socket.
+      // may hash an exporter to another socket. Workers that share their
+      // state learn it from the first of them.
       bool ok = true;
       for (auto& w : workers_) {
+        if (shared && w->index != 0) continue;
         std::string e;
         if (!w->dec.netflow().load_templates(cfg_.templates, e)) {
           spdlog::warn("collector: templates={} not loaded: {} (starting without saved templates)", cfg_.templates,
@@ -422,6 +431,8 @@ void Collector::worker_main(Worker& w) {
   TimeMs next_publish = 0;
 
   auto publish = [&] {
+    w.templates_expired.store(w.dec.netflow().stats().templates_expired, std::memory_order_relaxed);
+    w.templates_shared.store(w.dec.netflow().stats().templates_shared, std::memory_order_relaxed);
     std::lock_guard lk(w.mu);
     w.pub_errors = w.dec.all_errors();
   };
@@ -500,6 +511,9 @@ void Collector::worker_main(Worker& w) {
   while (!stopping()) {
     int n = receive(MSG_WAITFORONE);
     TimeMs now = now_ms();
+    // What the other workers learnt (held data it completes is decoded), and
+    // template ageing while idle; per datagram decode() does the same.
+    w.dec.netflow().sync(now, sink);
     if (n > 0) {
       process(n, now);
     } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -507,6 +521,7 @@ void Collector::worker_main(Worker& w) {
       spdlog::error("collector: listen={} worker={} recvmmsg: {}", w.listen, w.index, std::strerror(errno));
       sleep_us(10000);
     }
+    if (n <= 0) sink.flush();
     if (now >= next_publish) {
       publish();
       next_publish = now + kPublishEveryMs;
@@ -534,12 +549,14 @@ void Collector::worker_main(Worker& w) {
 }
 
 bool Collector::save_merged_templates(bool remove_parts, std::string& err) {
-  if (cfg_.templates.empty() || workers_.size() <= 1) return true;
+  size_t savers = 0;
+  for (const auto& w : workers_) savers += !w->template_path.empty();
+  if (cfg_.templates.empty() || savers <= 1) return true;
   NetflowDecoder merged(cfg_.netflow);
   size_t loaded = 0;
   std::error_code ec;
   for (const auto& w : workers_) {
-    if (!std::filesystem::exists(w->template_path, ec)) continue;
+    if (w->template_path.empty() || !std::filesystem::exists(w->template_path, ec)) continue;
     if (!merged.load_templates(w->template_path, err)) return false;
     ++loaded;
   }
@@ -547,7 +564,8 @@ bool Collector::save_merged_templates(bool remove_parts, std::string& err) {
   if (!merged.save_templates(cfg_.templates, err)) return false;
   // Parts stay until the end: a stopping worker may be writing its last one while we merge.
   if (remove_parts)
-    for (const auto& w : workers_) std::filesystem::remove(w->template_path, ec);
+    for (const auto& w : workers_)
+      if (!w->template_path.empty()) std::filesystem::remove(w->template_path, ec);
   return true;
 }
 
@@ -636,6 +654,20 @@ void Collector::run(FlowSink& sink, std::FILE* stats_out) {
     if (w->thread.joinable()) w->thread.join();
   for (auto& w : workers_) deliver(*w, UINT32_MAX);
   output_.store(out, std::memory_order_relaxed);
+  if (cfg_.workers > 1 && !cfg_.templates.empty()) {
+    // The saving worker of each shared group may have stopped before the
+    // others published their last changes: bring it up to date, save again.
+    struct Discard final : FlowSink {
+      void on_flow(const FlowRecord&) override {}
+    } discard;
+    for (auto& w : workers_) {
+      if (w->template_path.empty()) continue;
+      w->dec.netflow().sync(now_ms(), discard);
+      std::string e;
+      if (!w->dec.netflow().save_templates(w->template_path, e))
+        spdlog::warn("collector: saving templates to {} failed: {}", w->template_path, e);
+    }
+  }
   if (workers_.size() > 1 && !cfg_.templates.empty()) {
     std::string err;
     if (!save_merged_templates(true, err)) spdlog::warn("collector: merging template state failed: {}", err);
@@ -659,6 +691,8 @@ std::vector<WorkerStats> Collector::worker_stats() const {
     s.kernel_drops = std::max<uint64_t>(w->kernel_rxq.load(std::memory_order_relaxed), proc_udp_drops(w->inode));
     s.receive_errors = w->recv_errors.load(std::memory_order_relaxed);
     s.templates_saved = w->templates_saved.load(std::memory_order_relaxed);
+    s.templates_expired = w->templates_expired.load(std::memory_order_relaxed);
+    s.templates_shared = w->templates_shared.load(std::memory_order_relaxed);
     {
       std::lock_guard lk(w->mu);
       s.errors = w->pub_errors;
@@ -716,9 +750,10 @@ std::string Collector::format_stats(bool with_reasons) const {
   for (const auto& s : ws)
     fmt::format_to(std::back_inserter(o),
                    "collector:   worker {}#{} (port {}): datagrams={} bytes={} records={} decode_errors={} "
-                   "queue_full_drops={} truncated_drops={} kernel_drops={}\n",
+                   "queue_full_drops={} truncated_drops={} kernel_drops={} templates_expired={} "
+                   "templates_shared={}\n",
                    s.listen, s.worker, s.port, s.datagrams, s.bytes, s.records, s.decode_errors, s.queue_full_drops,
-                   s.truncated_drops, s.kernel_drops);
+                   s.truncated_drops, s.kernel_drops, s.templates_expired, s.templates_shared);
   if (with_reasons) {
     ReasonCounters errs, drops;
     for (const auto& s : ws) {

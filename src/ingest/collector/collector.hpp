@@ -4,7 +4,10 @@
 //   - Per listen address, N worker threads, each with its own SO_REUSEPORT
 //     socket, its own receive buffers (recvmmsg batches) and its own
 //     FlowDatagramDecoder. The kernel hashes each exporter's 4-tuple to one
-//     socket, so an exporter's templates stay on one worker.
+//     socket; templates and sampling state learnt by one worker reach the
+//     others of its listen address through a TemplateExchange (ordered
+//     changes, no lock on the data path), so templates and data may arrive
+//     at different workers.
 //   - One output thread (the caller of run()) that takes the decoded records
 //     from every worker through a bounded lock-free SPSC queue per worker
 //     (records travel in batches) and hands them to a FlowSink.
@@ -75,6 +78,8 @@ struct WorkerStats {
   uint64_t kernel_drops = 0;      // datagrams dropped by the kernel (socket buffer full)
   uint64_t receive_errors = 0;    // recvmmsg failures other than timeouts
   uint64_t templates_saved = 0;   // successful template saves by this worker
+  uint64_t templates_expired = 0; // templates aged out (NetflowConfig::template_timeout_ms)
+  uint64_t templates_shared = 0;  // template definitions learnt from the other workers of its listen address
   ReasonCounters errors;          // decode errors by reason and exporter
   ReasonCounters drops;           // drops by reason
 };

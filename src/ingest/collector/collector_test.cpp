@@ -509,6 +509,129 @@ TEST(Collector, SeveralExportersOverTwoWorkersLoseNothing) {
   EXPECT_EQ(ws[0].datagrams + ws[1].datagrams, seq);
 }
 
+// ---------------------------------------------------------------- templates at one worker, data at another
+
+// IPFIX message: header, then sets.
+std::vector<uint8_t> ipfix_msg(uint32_t seq, const std::vector<std::vector<uint8_t>>& sets) {
+  std::vector<uint8_t> m;
+  put16(m, 10);
+  put16(m, 0);  // length, below
+  put32(m, 1700000000);
+  put32(m, seq);
+  put32(m, 7);  // observation domain
+  for (const auto& s : sets) m.insert(m.end(), s.begin(), s.end());
+  m[2] = uint8_t(m.size() >> 8);
+  m[3] = uint8_t(m.size());
+  return m;
+}
+std::vector<uint8_t> ipfix_set(uint16_t id, const std::vector<uint8_t>& body) {
+  std::vector<uint8_t> s;
+  put16(s, id);
+  put16(s, uint32_t(body.size() + 4));
+  s.insert(s.end(), body.begin(), body.end());
+  return s;
+}
+// Template 300: (element, length) pairs.
+std::vector<uint8_t> ipfix_template(const std::vector<std::pair<uint16_t, uint16_t>>& fields) {
+  std::vector<uint8_t> b;
+  put16(b, 300);
+  put16(b, uint32_t(fields.size()));
+  for (auto [id, len] : fields) {
+    put16(b, id);
+    put16(b, len);
+  }
+  return ipfix_set(2, b);
+}
+
+TEST(Collector, TemplateAtOneWorkerServesDataAtAnother) {
+  auto dir = temp_dir("shared-templates");
+  std::string tfile = (dir / "templates.bin").string();
+  auto cfg = local_config(2);
+  cfg.templates = tfile;
+  cfg.template_save_interval = 0;
+  Running r(cfg);
+  ASSERT_TRUE(r.start());
+  // Find a sender socket (source port) that the kernel hashes to each worker:
+  // header-only IPFIX messages as probes.
+  std::unique_ptr<Sender> to[2];
+  uint64_t sent = 0;
+  for (int tries = 0; tries < 128 && (!to[0] || !to[1]); ++tries) {
+    auto s = std::make_unique<Sender>();
+    auto before = r.col.worker_stats();
+    s->send(r.port(), ipfix_msg(0, {}));
+    ++sent;
+    ASSERT_TRUE(wait_until([&] { return r.col.totals().datagrams == sent; }, 2s));
+    auto after = r.col.worker_stats();
+    for (int w = 0; w < 2; ++w)
+      if (after[w].datagrams > before[w].datagrams && !to[w]) to[w] = std::move(s);
+  }
+  ASSERT_TRUE(to[0] && to[1]) << r.col.format_stats(false);
+
+  // The template goes to worker 0 only.
+  auto v1 = ipfix_template({{8, 4}, {12, 4}, {7, 2}, {11, 2}, {4, 1}, {2, 4}, {1, 4}});
+  uint64_t w0_before = r.col.worker_stats()[0].datagrams;
+  to[0]->send(r.port(), ipfix_msg(1, {v1}));
+  ++sent;
+  ASSERT_TRUE(wait_until([&] { return r.col.totals().datagrams == sent; }, 2s));
+  EXPECT_EQ(r.col.worker_stats()[0].datagrams, w0_before + 1);
+  // Its data to worker 1 only: 3 records.
+  std::vector<uint8_t> recs;
+  for (uint8_t i = 1; i <= 3; ++i) {
+    recs.insert(recs.end(), {10, 0, 0, i, 192, 0, 2, 7});
+    put16(recs, 1000 + i);
+    put16(recs, 443);
+    recs.push_back(6);
+    put32(recs, i);
+    put32(recs, 100u * i);
+  }
+  uint64_t w1_before = r.col.worker_stats()[1].datagrams;
+  to[1]->send(r.port(), ipfix_msg(2, {ipfix_set(300, recs)}));
+  ++sent;
+  ASSERT_TRUE(wait_until([&] { return r.col.records_output() == 3; }, 5s)) << r.col.format_stats(true);
+  EXPECT_EQ(r.col.worker_stats()[1].datagrams, w1_before + 1);
+
+  // The exporter redefines template 300 (addresses swapped, 8-byte bytes) towards worker 1; data in the
+  // new layout then reaches worker 0, which must use the new definition.
+  auto v2 = ipfix_template({{12, 4}, {8, 4}, {4, 1}, {1, 8}});
+  to[1]->send(r.port(), ipfix_msg(3, {v2}));
+  ++sent;
+  ASSERT_TRUE(wait_until([&] { return r.col.totals().datagrams == sent; }, 2s));
+  std::vector<uint8_t> rec2 = {10, 9, 9, 9, 10, 1, 1, 1, 17};
+  put32(rec2, 0);
+  put32(rec2, 4242);
+  to[0]->send(r.port(), ipfix_msg(4, {ipfix_set(300, rec2)}));
+  ++sent;
+  ASSERT_TRUE(wait_until([&] { return r.col.records_output() == 4; }, 5s)) << r.col.format_stats(true);
+  r.stop();
+
+  EXPECT_EQ(r.col.totals().decode_errors, 0u) << r.col.format_stats(true);
+  ASSERT_EQ(r.sink.records.size(), 4u);
+  uint64_t bytes = 0;
+  for (int i = 0; i < 3; ++i) bytes += r.sink.records[i].bytes;
+  EXPECT_EQ(bytes, 600u);
+  EXPECT_EQ(r.sink.records[3].src.str(), "10.1.1.1");
+  EXPECT_EQ(r.sink.records[3].dst.str(), "10.9.9.9");
+  EXPECT_EQ(r.sink.records[3].proto, 17);
+  EXPECT_EQ(r.sink.records[3].bytes, 4242u);
+  auto ws = r.col.worker_stats();
+  EXPECT_GE(ws[0].templates_shared, 1u);
+  EXPECT_GE(ws[1].templates_shared, 1u);
+
+  // The saved state holds the latest definition (no stale copy merged back).
+  ASSERT_TRUE(fs::exists(tfile));
+  EXPECT_FALSE(fs::exists(tfile + ".part0"));
+  NetflowDecoder d;
+  std::string err;
+  ASSERT_TRUE(d.load_templates(tfile, err)) << err;
+  EXPECT_EQ(d.template_count(), 1u);
+  CollectingSink out;
+  auto msg = ipfix_msg(5, {ipfix_set(300, rec2)});
+  d.decode(*IpAddr::parse("127.0.0.1"), 0, msg, out);
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(out.records[0].bytes, 4242u);
+  fs::remove_all(dir);
+}
+
 // ---------------------------------------------------------------- --count and --duration
 
 TEST(Collector, StopsAfterCountAndDuration) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/bytes.hpp"
+#include "ingest/netflow/exchange.hpp"
 #include "ingest/netflow/impl.hpp"
 #include "ingest/netflow/reasons.hpp"
 #include "packet/decode.hpp"
@@ -40,7 +41,8 @@ inline void apply(uint8_t target, const uint8_t* p, size_t len, Values& x) {
 }
 
 // Runs the program over one record; returns the bytes consumed, 0 if the
-// record does not fit in [p, p+n).
+// record does not fit in [p, p+n). Templates with list fields take
+// Impl::run_with_lists instead.
 inline size_t run(const Template& t, const uint8_t* p, size_t n, Values& x) {
   if (!t.varlen) {
     if (n < t.min_length) return 0;
@@ -212,17 +214,190 @@ uint16_t first_nonzero_port(uint64_t m, const Values& x, Target a, Target b, Tar
   return 0;
 }
 
+constexpr int kMaxListDepth = 4;
+
+// One IPFIX variable-length prefix (RFC 7011 7) at p; false if it does not fit.
+bool read_varlen(const uint8_t*& p, const uint8_t* end, size_t& len) {
+  if (p >= end) return false;
+  len = *p++;
+  if (len == 255) {
+    if (end - p < 2) return false;
+    len = load_be16(p);
+    p += 2;
+  }
+  return size_t(end - p) >= len;
+}
+
+bool valid_semantic(uint8_t s) {
+  return s <= 4 || s == 0xFF;  // noneOf, exactlyOneOf, oneOrMoreOf, allOf, ordered, undefined
+}
+
 }  // namespace
+
+// What the list-aware run needs besides the record.
+struct NetflowDecoder::Impl::ListContext {
+  const MsgContext& ctx;
+  int depth = 0;
+  uint64_t extra = 0;  // targets a basicList filled in this record
+  uint64_t have = 0;   // targets the record's template has at top level
+  bool use_values = true;  // basicList values go into the record (not in nested records)
+};
+
+// The program over one record, decoding IPFIX lists (RFC 6313) as it goes: a
+// basicList whose element maps to a field the record lacks gives that field
+// its first element; subTemplateList and subTemplateMultiList records are
+// checked against their templates and counted. Malformed lists are counted
+// and skipped; they never make the record undecodable, since their length is
+// known from the template or their own length prefix.
+size_t NetflowDecoder::Impl::run_with_lists(const Template& t, const uint8_t* p, size_t n, void* values,
+                                            ListContext& lc) {
+  Values& x = *static_cast<Values*>(values);
+  const uint8_t* start = p;
+  const uint8_t* end = p + n;
+  for (const Op& op : t.ops) {
+    size_t len = op.length;
+    if (len == kVarLen) {
+      if (!read_varlen(p, end, len)) return 0;
+    } else if (size_t(end - p) < len) {
+      return 0;
+    }
+    const uint8_t* v = p;
+    p += len;
+    if (op.target < kListBasic) {
+      apply(op.target, v, len, x);
+      continue;
+    }
+    if (lc.depth >= kMaxListDepth) {
+      errors.add(lc.ctx.exporter, reason::kListTooDeep);
+      continue;
+    }
+    if (len < 1 || !valid_semantic(v[0])) {
+      errors.add(lc.ctx.exporter, reason::kListMalformed);
+      continue;
+    }
+    const uint8_t* q = v + 1;
+    const uint8_t* qe = v + len;
+    if (op.target == kListBasic) {
+      ++stats.basic_lists;
+      // semantic, field id (enterprise bit), element length, [PEN], elements.
+      if (qe - q < 4) {
+        errors.add(lc.ctx.exporter, reason::kListMalformed);
+        continue;
+      }
+      uint16_t id = load_be16(q), elen = load_be16(q + 2);
+      q += 4;
+      uint32_t pen = 0;
+      if (id & 0x8000) {
+        if (qe - q < 4) {
+          errors.add(lc.ctx.exporter, reason::kListMalformed);
+          continue;
+        }
+        pen = load_be32(q);
+        q += 4;
+        id &= 0x7FFF;
+      }
+      // The elements must fill the list exactly.
+      const uint8_t* first = nullptr;
+      size_t first_len = 0, count = 0;
+      bool ok = true;
+      for (const uint8_t* e = q; e < qe;) {
+        size_t l = elen;
+        if (elen == kVarLen) {
+          if (!read_varlen(e, qe, l)) {
+            ok = false;
+            break;
+          }
+        } else if (elen == 0 || size_t(qe - e) < l) {
+          ok = false;
+          break;
+        }
+        if (count++ == 0) first = e, first_len = l;
+        e += l;
+      }
+      if (!ok) {
+        errors.add(lc.ctx.exporter, reason::kListMalformed);
+        continue;
+      }
+      ElementInfo info = element_info(pen, id);
+      if (!lc.use_values || !first || info.target == kSkip || info.kind == FieldKind::kList) continue;
+      uint64_t b = bit(info.target);
+      if ((lc.have | lc.extra) & b) continue;  // the record has it already
+      bool fits = info.kind == FieldKind::kUint    ? first_len >= 1 && first_len <= 8
+                  : info.kind == FieldKind::kAddr4 ? first_len == 4
+                  : info.kind == FieldKind::kAddr6 ? first_len == 16
+                                                   : true;
+      if (!fits) continue;
+      apply(info.target, first, first_len, x);
+      lc.extra |= b;
+      ++stats.list_values_used;
+    } else if (op.target == kListSubTemplate) {
+      ++stats.sub_template_lists;
+      // semantic, template id, records.
+      if (qe - q < 2) {
+        errors.add(lc.ctx.exporter, reason::kListMalformed);
+        continue;
+      }
+      uint16_t tid = load_be16(q);
+      check_sub_records(lc, tid, q + 2, size_t(qe - q - 2));
+    } else {
+      ++stats.sub_template_multi_lists;
+      // semantic, then (template id, length, records) blocks.
+      while (q < qe) {
+        if (qe - q < 4) {
+          errors.add(lc.ctx.exporter, reason::kListMalformed);
+          break;
+        }
+        uint16_t tid = load_be16(q), blen = load_be16(q + 2);
+        if (blen < 4 || blen > qe - q) {
+          errors.add(lc.ctx.exporter, reason::kListMalformed);
+          break;
+        }
+        check_sub_records(lc, tid, q + 4, blen - 4u);
+        q += blen;
+      }
+    }
+  }
+  return size_t(p - start);
+}
+
+void NetflowDecoder::Impl::check_sub_records(ListContext& lc, uint16_t tmpl_id, const uint8_t* p, size_t n) {
+  if (n == 0) return;  // an empty list needs no template
+  const Template* t = tmpl_id >= 256 ? templates.find(TemplateKey{lc.ctx.scope(), tmpl_id}) : nullptr;
+  if (!t) {
+    errors.add(lc.ctx.exporter, reason::kListUnknownTemplate);
+    return;
+  }
+  ListContext inner{lc.ctx, lc.depth + 1, 0, 0, false};
+  Values scratch;
+  size_t off = 0;
+  while (off < n) {
+    size_t used = t->has_lists ? run_with_lists(*t, p + off, n - off, &scratch, inner) : run(*t, p + off, n - off, scratch);
+    if (used == 0) {
+      errors.add(lc.ctx.exporter, reason::kListMalformed);
+      return;
+    }
+    off += used;
+    ++stats.list_records;
+  }
+}
 
 void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t, const uint8_t* p, size_t n,
                                         FlowSink& sink) {
   Values x;
-  const uint64_t m = t.mask;
+  uint64_t m = t.mask;
   size_t off = 0;
+  ListContext lc{ctx, 0, 0, t.mask, true};
+  auto run_record = [&](size_t at) {
+    if (!t.has_lists) return run(t, p + at, n - at, x);
+    lc.extra = 0;
+    size_t used = run_with_lists(t, p + at, n - at, &x, lc);
+    m = t.mask | lc.extra;
+    return used;
+  };
 
   if (t.options) {
     while (n - off >= t.min_length) {
-      size_t used = run(t, p + off, n - off, x);
+      size_t used = run_record(off);
       if (used == 0) {
         if (!std::all_of(p + off, p + n, [](uint8_t c) { return c == 0; }))
           errors.add(ctx.exporter, reason::kRecordPastSetEnd);
@@ -238,38 +413,51 @@ void NetflowDecoder::Impl::data_records(const MsgContext& ctx, const Template& t
       if (rate) {
         uint64_t id = has(m, kSamplerIdT) ? x[kSamplerIdT] : 0;
         // A scope has a handful of samplers; refuse to grow without bound on hostile input.
-        if (st->rates.size() < 4096 || st->rates.contains(id)) st->rates[id] = clamp_rate(rate);
+        if (st->rates.size() < 4096 || st->rates.contains(id)) {
+          uint32_t& slot = st->rates[id];
+          uint32_t v = clamp_rate(rate);
+          if (slot != v && exchange) exchange->set_rate(origin, ctx.scope(), id, v);
+          slot = v;
+        }
       }
-      if (init) st->system_init_ms = int64_t(std::min<uint64_t>(x[kSystemInitMsT], INT64_MAX));
+      if (init) {
+        int64_t v = int64_t(std::min<uint64_t>(x[kSystemInitMsT], INT64_MAX));
+        if (st->system_init_ms != v && exchange) exchange->set_init(origin, ctx.scope(), v);
+        st->system_init_ms = v;
+      }
     }
     return;
   }
 
   // Per-set constants.
-  const ScopeState* st = nullptr;
-  {
-    auto it = scopes.find(ctx.scope());
-    if (it != scopes.end()) st = &it->second;
-  }
-  const bool own_rate = (m & kSamplingMask) != 0;
-  const bool has_sampler = has(m, kSamplerIdT);
+  const ScopeState* st = find_scope(ctx.scope());
+  // Per-set constants (per record when a basicList adds fields).
+  bool own_rate = (m & kSamplingMask) != 0;
+  bool has_sampler = has(m, kSamplerIdT);
   const uint32_t set_rate = (own_rate || has_sampler) ? 0 : rate_lookup(st, false, 0);
-  const bool has4 = (m & (bit(kSrc4) | bit(kDst4))) != 0;
-  const bool has6 = (m & (bit(kSrc6) | bit(kDst6))) != 0;
-  const bool reverse = (m & (bit(kRevBytes) | bit(kRevPackets))) != 0;
+  bool has4 = (m & (bit(kSrc4) | bit(kDst4))) != 0;
+  bool has6 = (m & (bit(kSrc6) | bit(kDst6))) != 0;
+  bool reverse = (m & (bit(kRevBytes) | bit(kRevPackets))) != 0;
 
   FlowRecord r;
   r.exporter = ctx.exporter;
   Section pkt;  // only for records built from a sampled packet
   while (n - off >= t.min_length) {
-    size_t used = run(t, p + off, n - off, x);
+    size_t used = run_record(off);
     if (used == 0) {
       if (!std::all_of(p + off, p + n, [](uint8_t c) { return c == 0; }))
         errors.add(ctx.exporter, reason::kRecordPastSetEnd);
       return;
     }
     off += used;
-    if (!t.is_flow) {
+    if (t.has_lists) {
+      own_rate = (m & kSamplingMask) != 0;
+      has_sampler = has(m, kSamplerIdT);
+      has4 = (m & (bit(kSrc4) | bit(kDst4))) != 0;
+      has6 = (m & (bit(kSrc6) | bit(kDst6))) != 0;
+      reverse = (m & (bit(kRevBytes) | bit(kRevPackets))) != 0;
+    }
+    if (!t.is_flow && !(t.has_lists && (m & (kAddrMask | kSectionMask)))) {
       ++stats.non_flow_records;
       continue;
     }

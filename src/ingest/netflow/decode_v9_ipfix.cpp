@@ -2,6 +2,7 @@
 // template and options template records, template withdrawal, and the
 // hand-off of data sets to their template (or to the hold store).
 #include "core/bytes.hpp"
+#include "ingest/netflow/exchange.hpp"
 #include "ingest/netflow/impl.hpp"
 #include "ingest/netflow/reasons.hpp"
 
@@ -129,8 +130,12 @@ void NetflowDecoder::Impl::template_set(const MsgContext& ctx, const uint8_t* p,
       if (ipfix) {
         // Withdrawal (RFC 7011 8.1): one template, or all of them when id is the set id.
         if (id == 2) {
-          stats.template_withdrawals += templates.withdraw_all(ctx.scope(), false);
-        } else if (templates.withdraw(TemplateKey{ctx.scope(), id})) {
+          for (const auto& k : templates.withdraw_all(ctx.scope(), false)) {
+            ++stats.template_withdrawals;
+            if (exchange) exchange->withdraw(origin, k);
+          }
+        } else if (templates.find(TemplateKey{ctx.scope(), id})) {
+          withdraw_template(TemplateKey{ctx.scope(), id});
           ++stats.template_withdrawals;
         }
         continue;
@@ -143,8 +148,8 @@ void NetflowDecoder::Impl::template_set(const MsgContext& ctx, const uint8_t* p,
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
     }
-    auto t = std::make_unique<Template>();
-    read_field_specs(b, ipfix, *t, count);
+    Template& t = fresh_scratch();
+    read_field_specs(b, ipfix, t, count);
     if (b.failed()) {
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
@@ -153,7 +158,7 @@ void NetflowDecoder::Impl::template_set(const MsgContext& ctx, const uint8_t* p,
       errors.add(ctx.exporter, reason::kTemplateReservedId);
       continue;
     }
-    install_template(ctx, id, std::move(t), sink);
+    install_template(ctx, id, t, sink);
   }
 }
 
@@ -173,11 +178,11 @@ void NetflowDecoder::Impl::options_template_set_v9(const MsgContext& ctx, const 
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
     }
-    auto t = std::make_unique<Template>();
-    t->options = true;
-    t->scope_count = scope_len / 4;
-    t->fields.resize(size_t(scope_len / 4) + opt_len / 4);
-    for (auto& f : t->fields) {
+    Template& t = fresh_scratch();
+    t.options = true;
+    t.scope_count = scope_len / 4;
+    t.fields.resize(size_t(scope_len / 4) + opt_len / 4);
+    for (auto& f : t.fields) {
       f.id = b.u16();
       f.length = b.u16();
     }
@@ -189,7 +194,7 @@ void NetflowDecoder::Impl::options_template_set_v9(const MsgContext& ctx, const 
       errors.add(ctx.exporter, reason::kTemplateReservedId);
       continue;
     }
-    install_template(ctx, id, std::move(t), sink);
+    install_template(ctx, id, t, sink);
   }
 }
 
@@ -202,8 +207,12 @@ void NetflowDecoder::Impl::options_template_set_ipfix(const MsgContext& ctx, con
     uint16_t count = b.u16();
     if (count == 0) {
       if (id == 3) {
-        stats.template_withdrawals += templates.withdraw_all(ctx.scope(), true);
-      } else if (templates.withdraw(TemplateKey{ctx.scope(), id})) {
+        for (const auto& k : templates.withdraw_all(ctx.scope(), true)) {
+          ++stats.template_withdrawals;
+          if (exchange) exchange->withdraw(origin, k);
+        }
+      } else if (templates.find(TemplateKey{ctx.scope(), id})) {
+        withdraw_template(TemplateKey{ctx.scope(), id});
         ++stats.template_withdrawals;
       }
       continue;
@@ -213,10 +222,10 @@ void NetflowDecoder::Impl::options_template_set_ipfix(const MsgContext& ctx, con
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
     }
-    auto t = std::make_unique<Template>();
-    t->options = true;
-    t->scope_count = scope_count;
-    read_field_specs(b, true, *t, count);
+    Template& t = fresh_scratch();
+    t.options = true;
+    t.scope_count = scope_count;
+    read_field_specs(b, true, t, count);
     if (b.failed()) {
       errors.add(ctx.exporter, reason::kTemplateTruncated);
       return;
@@ -225,24 +234,37 @@ void NetflowDecoder::Impl::options_template_set_ipfix(const MsgContext& ctx, con
       errors.add(ctx.exporter, reason::kTemplateReservedId);
       continue;
     }
-    install_template(ctx, id, std::move(t), sink);
+    install_template(ctx, id, t, sink);
   }
 }
 
-void NetflowDecoder::Impl::install_template(const MsgContext& ctx, uint16_t id, std::unique_ptr<Template> t,
-                                            FlowSink& sink) {
+Template& NetflowDecoder::Impl::fresh_scratch() {
+  // Reused for every template record: a refresh (the common case) allocates nothing.
+  scratch.fields.clear();
+  scratch.scope_count = 0;
+  scratch.options = false;
+  return scratch;
+}
+
+void NetflowDecoder::Impl::install_template(const MsgContext& ctx, uint16_t id, Template& scratch_t, FlowSink& sink) {
   TemplateKey key{ctx.scope(), id};
-  const Template* old = templates.find(key);
-  if (old && old->options == t->options && old->scope_count == t->scope_count && old->fields == t->fields) {
+  Template* old = templates.find_mut(key);
+  if (old && old->options == scratch_t.options && old->scope_count == scratch_t.scope_count &&
+      old->fields == scratch_t.fields) {
     // Refresh of a known template: nothing to compile.
-    ++(t->options ? stats.options_templates : stats.templates);
+    ++(scratch_t.options ? stats.options_templates : stats.templates);
+    old->last_refresh = ctx.received;
+    // Shared: keep it alive for the others too; if another decoder holds a
+    // different definition (a race with a redefinition), this one is newer.
+    if (exchange && !exchange->refresh(key, old->shared_seq, ctx.received)) publish_template(key, ctx.received);
     return;
   }
+  auto t = std::make_unique<Template>(std::move(scratch_t));
   netflow::CompileResult cr = netflow::compile_template(*t, ctx.version);
   if (cr.error) {
     errors.add(ctx.exporter, cr.error);
     // The exporter redefined the id: its data no longer has the old layout.
-    if (old) templates.withdraw(key);
+    if (old) withdraw_template(key);
     return;
   }
   if (cr.warning) errors.add(ctx.exporter, cr.warning);
@@ -257,8 +279,14 @@ void NetflowDecoder::Impl::install_template(const MsgContext& ctx, uint16_t id, 
     }
   }
   bool options = t->options;
+  t->last_refresh = ctx.received;
   if (templates.put(key, std::move(t)) == netflow::TemplateStore::Put::kReplaced) ++stats.template_replacements;
   ++(options ? stats.options_templates : stats.templates);
+  publish_template(key, ctx.received);
+  release_pending(key, sink);
+}
+
+void NetflowDecoder::Impl::release_pending(const TemplateKey& key, FlowSink& sink) {
   if (pending.empty()) return;
   auto held = pending.take(key);
   if (held.empty()) return;
@@ -267,6 +295,18 @@ void NetflowDecoder::Impl::install_template(const MsgContext& ctx, uint16_t id, 
     ++stats.pending_decoded;
     data_records(h.ctx, *tp, h.data.data(), h.data.size(), sink);
   }
+}
+
+void NetflowDecoder::Impl::withdraw_template(const TemplateKey& key) {
+  templates.withdraw(key);
+  if (exchange) exchange->withdraw(origin, key);
+}
+
+void NetflowDecoder::Impl::publish_template(const TemplateKey& key, TimeMs now) {
+  if (!exchange) return;
+  Template* t = templates.find_mut(key);
+  if (!t) return;
+  t->shared_seq = exchange->put(origin, key, std::make_shared<const Template>(*t), now);
 }
 
 void NetflowDecoder::Impl::data_set(const MsgContext& ctx, uint16_t set_id, const uint8_t* p, size_t n,
@@ -283,14 +323,19 @@ void NetflowDecoder::Impl::data_set(const MsgContext& ctx, uint16_t set_id, cons
 }
 
 netflow::ScopeState* NetflowDecoder::Impl::scope_state(const MsgContext& ctx, bool create) {
-  auto key = ctx.scope();
+  return scope_state(ctx.scope(), ctx.exporter, create);
+}
+
+netflow::ScopeState* NetflowDecoder::Impl::scope_state(const netflow::ScopeKey& key, const IpAddr& exporter,
+                                                       bool create) {
   auto it = scopes.find(key);
   if (it != scopes.end()) return &it->second;
   if (!create) return nullptr;
   if (scopes.size() >= cfg.max_scopes) {
-    errors.add(ctx.exporter, reason::kTooManyScopes);
+    errors.add(exporter, reason::kTooManyScopes);
     return nullptr;
   }
+  ++scopes_gen;
   return &scopes[key];
 }
 

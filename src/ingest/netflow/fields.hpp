@@ -25,7 +25,8 @@ inline constexpr uint16_t kOctetDelta = 1, kPacketDelta = 2, kProtocol = 4, kTcp
                           kUdpDstPort = 181, kTcpSrcPort = 182, kTcpDstPort = 183, kInPhysIf = 252, kOutPhysIf = 253,
                           kSelectorId = 302, kPacketInterval = 305, kPacketSpace = 306, kSamplingSize = 309,
                           kSamplingPopulation = 310, kFrameSize = 312, kObservationMs = 323, kIpHeaderSection = 313,
-                          kFrameSection = 315;
+                          kFrameSection = 315, kBasicList = 291, kSubTemplateList = 292,
+                          kSubTemplateMultiList = 293;
 }  // namespace ie
 
 inline constexpr uint32_t kReversePen = 29305;  // RFC 5103 reverse information elements
@@ -98,6 +99,11 @@ enum Target : uint8_t {
 };
 static_assert(kTargetCount <= 64, "targets must fit a 64-bit mask");
 
+// IPFIX structured data (RFC 6313): op targets beyond the Target range. Only
+// templates with `has_lists` contain them; their records take the slower
+// run that decodes lists (data_records.cpp).
+inline constexpr uint8_t kListBasic = 0xF0, kListSubTemplate = 0xF1, kListSubTemplateMulti = 0xF2;
+
 inline constexpr uint64_t bit(Target t) {
   return uint64_t{1} << t;
 }
@@ -108,7 +114,7 @@ inline constexpr uint64_t kSamplingMask = bit(kSamplingIntervalT) | bit(kSampler
                                           bit(kPacketIntervalT) | bit(kPacketSpaceT) | bit(kSamplingSizeT) |
                                           bit(kSamplingPopulationT);
 
-enum class FieldKind : uint8_t { kUint, kAddr4, kAddr6, kBytes };
+enum class FieldKind : uint8_t { kUint, kAddr4, kAddr6, kBytes, kList };
 
 struct ElementInfo {
   Target target = kSkip;

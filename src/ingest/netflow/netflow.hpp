@@ -28,6 +28,10 @@ struct NetflowConfig {
   size_t max_templates = 65536;              // across all exporters
   size_t max_templates_per_exporter = 4096;  // one exporter cannot take all the space
   size_t max_scopes = 65536;                 // (exporter, domain) sampling/clock states
+  // A template (data or options) not refreshed for this long, on the same
+  // `received` clock, is forgotten; 0 = never. Templates loaded from a state
+  // file count from the first datagram after loading.
+  TimeMs template_timeout_ms = 30 * 60 * 1000;
 };
 
 struct NetflowStats {
@@ -43,7 +47,19 @@ struct NetflowStats {
   uint64_t template_replacements = 0;  // a template id redefined with different fields
   uint64_t non_flow_records = 0;       // data records of templates without addresses (not flows)
   uint64_t reverse_records = 0;        // RFC 5103 reverse-direction records emitted (part of records)
+  uint64_t templates_expired = 0;      // templates forgotten after template_timeout_ms without a refresh
+  uint64_t templates_shared = 0;       // template definitions learnt from another decoder (TemplateExchange)
+  // IPFIX structured data (RFC 6313).
+  uint64_t basic_lists = 0;               // basicList fields decoded
+  uint64_t sub_template_lists = 0;        // subTemplateList fields decoded
+  uint64_t sub_template_multi_lists = 0;  // subTemplateMultiList fields decoded
+  uint64_t list_records = 0;              // records inside (multi) subTemplateLists, checked, not turned into flows
+  uint64_t list_values_used = 0;          // basicList first elements used for a record field
 };
+
+namespace netflow {
+class TemplateExchange;
+}
 
 class NetflowDecoder {
  public:
@@ -58,6 +74,15 @@ class NetflowDecoder {
   // End of input: data still waiting for a template is counted as expired.
   void finish();
 
+  // Shares template state with the other decoders of `ex` (see
+  // exchange.hpp): publishes what this decoder learns and, at every decode()
+  // and sync(), applies what the others learnt (held data whose template
+  // arrives that way is decoded into `sink`). Call before the first decode().
+  void share(std::shared_ptr<netflow::TemplateExchange> ex);
+  // Applies the other decoders' changes now (an idle collector worker), and
+  // ages out templates if due; `now` on the received clock.
+  void sync(TimeMs now, FlowSink& sink);
+
   const ReasonCounters& errors() const;
   const NetflowStats& stats() const;
   // Number of templates (data and options) currently known.
@@ -65,8 +90,9 @@ class NetflowDecoder {
 
   // Template state survives restarts: a small binary file, written atomically.
   // It holds the templates, the sampling rates learnt from options data and
-  // the exporters' system init times. Loading merges into the current state;
-  // a corrupt or truncated file changes nothing and returns false.
+  // the exporters' system init times. Loading merges into the current state
+  // (and publishes it to the exchange, if shared); a corrupt or truncated
+  // file changes nothing and returns false.
   bool save_templates(const std::string& path, std::string& err) const;
   bool load_templates(const std::string& path, std::string& err);
 

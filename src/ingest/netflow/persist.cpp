@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "ingest/netflow/exchange.hpp"
 #include "ingest/netflow/impl.hpp"
 
 namespace omamori {
@@ -238,9 +239,17 @@ bool NetflowDecoder::load_templates(const std::string& path, std::string& err) {
     err = path + ": " + std::to_string(tpls.size()) + " templates exceed the configured limit";
     return false;
   }
-  for (auto& [k, t] : tpls) m.templates.put(k, std::move(t));
+  for (auto& [k, t] : tpls) {
+    m.templates.put(k, std::move(t));
+    m.publish_template(k, Template::kNeverRefreshed);
+  }
   for (auto& [k, s] : scopes) {
     if (m.scopes.size() >= m.cfg.max_scopes && !m.scopes.contains(k)) break;
+    if (m.exchange) {
+      for (const auto& [id, rate] : s.rates) m.exchange->set_rate(m.origin, k, id, rate);
+      if (s.system_init_ms >= 0) m.exchange->set_init(m.origin, k, s.system_init_ms);
+    }
+    ++m.scopes_gen;
     m.scopes[k] = std::move(s);
   }
   return true;

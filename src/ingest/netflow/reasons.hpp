@@ -36,6 +36,11 @@ inline constexpr const char* kFieldLengthOverflow = "template field length overf
 inline constexpr const char* kFieldLengthInvalid = "template field length invalid for its element (ignored)";
 inline constexpr const char* kVarLenFixedElement = "variable-length field for a fixed-size element (ignored)";
 
+// IPFIX structured data (RFC 6313).
+inline constexpr const char* kListMalformed = "ipfix list field malformed (ignored)";
+inline constexpr const char* kListUnknownTemplate = "ipfix subTemplateList with unknown template (not checked)";
+inline constexpr const char* kListTooDeep = "ipfix lists nested too deeply (ignored)";
+
 // Data records.
 inline constexpr const char* kRecordPastSetEnd = "record past set end";
 inline constexpr const char* kSectionUndecodable = "packet section in record not decodable";

@@ -16,6 +16,7 @@ bool length_fits(FieldKind kind, uint16_t len) {
     case FieldKind::kAddr6:
       return len == 16;
     case FieldKind::kBytes:
+    case FieldKind::kList:
       return true;
   }
   return false;
@@ -29,6 +30,7 @@ CompileResult compile_template(Template& t, uint8_t version) {
   t.min_length = 0;
   t.varlen = false;
   t.is_flow = false;
+  t.has_lists = false;
   if (t.fields.empty()) {
     res.error = reason::kTemplateZeroFields;
     return res;
@@ -46,6 +48,21 @@ CompileResult compile_template(Template& t, uint8_t version) {
     ElementInfo info = v9_scope ? ElementInfo{} : element_info(f.pen, f.id);
     Target target = info.target;
     uint16_t len = f.length;
+    if (version == 10 && f.pen == 0 && f.id >= ie::kBasicList && f.id <= ie::kSubTemplateMultiList) {
+      // Structured data (RFC 6313): decoded by the list-aware run.
+      uint8_t marker = f.id == ie::kBasicList ? kListBasic
+                       : f.id == ie::kSubTemplateList ? kListSubTemplate
+                                                      : kListSubTemplateMulti;
+      if (len == kVarLen) {
+        t.varlen = true;
+        t.min_length += 1;
+      } else {
+        t.min_length += len;
+      }
+      t.has_lists = true;
+      t.ops.push_back(Op{len, marker});
+      continue;
+    }
     if (len == kVarLen && version == 10) {
       t.varlen = true;
       t.min_length += 1;
@@ -110,12 +127,12 @@ bool TemplateStore::withdraw(const TemplateKey& k) {
   return true;
 }
 
-size_t TemplateStore::withdraw_all(const ScopeKey& s, bool options) {
+std::vector<TemplateKey> TemplateStore::withdraw_all(const ScopeKey& s, bool options) {
   std::vector<TemplateKey> gone;
   for (const auto& [k, t] : map_)
     if (k.scope == s && t->options == options) gone.push_back(k);
   for (const auto& k : gone) withdraw(k);
-  return gone.size();
+  return gone;
 }
 
 }  // namespace omamori::netflow

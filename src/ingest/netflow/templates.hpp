@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/ip.hpp"
+#include "core/time.hpp"
 #include "ingest/netflow/fields.hpp"
 
 namespace omamori::netflow {
@@ -44,6 +45,12 @@ struct Template {
   uint32_t min_length = 0;  // smallest possible record (varlen fields count 1)
   bool varlen = false;      // any variable-length field
   bool is_flow = false;     // data template with addresses or a packet section
+  bool has_lists = false;   // IPFIX basicList / subTemplateList / subTemplateMultiList fields
+
+  // Lifetime (not part of the definition).
+  TimeMs last_refresh = kNeverRefreshed;  // received-clock time of the last definition or refresh
+  uint64_t shared_seq = 0;  // TemplateExchange sequence number of this definition (0: not shared)
+  static constexpr TimeMs kNeverRefreshed = INT64_MIN;  // loaded from a file: stamped at the first check
 };
 
 struct ScopeKey {
@@ -95,6 +102,10 @@ class TemplateStore {
     last_ = it->second.get();
     return last_;
   }
+  Template* find_mut(const TemplateKey& k) {
+    auto it = map_.find(k);
+    return it == map_.end() ? nullptr : it->second.get();
+  }
   size_t size() const { return map_.size(); }
   size_t count_for(const IpAddr& exporter) const {
     auto it = per_exporter_.find(exporter);
@@ -107,11 +118,15 @@ class TemplateStore {
   // Returns whether a template was removed.
   bool withdraw(const TemplateKey& k);
   // IPFIX withdraw-all: removes every data (options=false) or options template of a scope.
-  size_t withdraw_all(const ScopeKey& s, bool options);
+  std::vector<TemplateKey> withdraw_all(const ScopeKey& s, bool options);
 
   template <typename F>
   void for_each(F&& f) const {
     for (const auto& [k, t] : map_) f(k, *t);
+  }
+  template <typename F>
+  void for_each_mut(F&& f) {
+    for (auto& [k, t] : map_) f(k, *t);
   }
 
  private:

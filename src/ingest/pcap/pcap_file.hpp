@@ -1,4 +1,11 @@
 // Reading pcap and pcapng files (libpcap offline mode).
+//
+// Classic pcap files (the common case for long captures) are read from a
+// memory mapping instead, without a copy or a read() call per packet; the
+// packets and their order are the same. Anything the fast path does not
+// handle (pcapng, standard input, link types whose pseudo-headers libpcap
+// rewrites, odd capture lengths, a truncated record) goes through libpcap,
+// from that record on, so errors read as libpcap words them.
 #pragma once
 
 #include <cstdint>
@@ -34,10 +41,24 @@ class PcapFile {
   const std::string& error() const { return error_; }
   uint64_t packets() const { return count_; }
   const std::string& path() const { return path_; }
+  // Whether the file was opened on the memory-mapped path (tests).
+  bool mapped() const { return mapped_; }
 
  private:
   PcapFile() = default;
+  void map_classic();
+  bool next_mapped(CapturedPacket& pkt);
   pcap* h_ = nullptr;
+  // Memory-mapped classic pcap (nullptr: libpcap reads).
+  const uint8_t* map_ = nullptr;
+  size_t map_size_ = 0;
+  size_t map_off_ = 0;
+  size_t populated_ = 0;   // bytes of the mapping populated ahead of reading
+  size_t prefetched_ = 0;  // bytes of the mapping prefetched into the cache
+  uint32_t snaplen_ = 0;
+  bool swapped_ = false;
+  bool nanos_ = false;
+  bool mapped_ = false;
   int link_ = 0;
   uint64_t count_ = 0;
   std::string error_;
