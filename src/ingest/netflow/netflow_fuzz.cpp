@@ -3,15 +3,18 @@
 // Framing (see fuzz/seeds/fuzz_netflow): u16 length, u8 flags, payload;
 //   flags bit 0 picks one of two exporters, bits 1-7 advance the received
 //   clock by that many seconds (exercises hold expiry).
-// A trailing partial frame is fed as it is. At the end, finish() and a
-// save/load round trip of the template state through a temporary file
-// (for some inputs).
+// A trailing partial frame is fed as it is. Two decoders share their
+// template state (TemplateExchange, as collector workers do); bit 1 of a
+// frame's length picks the one that decodes it. Templates age out after
+// 10 minutes of the clock. At the end, finish() and a save/load round trip
+// of the template state through a temporary file (for some inputs).
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "ingest/netflow/exchange.hpp"
 #include "ingest/netflow/netflow.hpp"
 
 namespace {
@@ -28,7 +31,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.max_pending_bytes = 1 << 16;
   cfg.max_templates = 256;
   cfg.max_templates_per_exporter = 200;
-  NetflowDecoder dec(cfg);
+  cfg.template_timeout_ms = 600000;
+  auto exchange = std::make_shared<netflow::TemplateExchange>(cfg.max_templates, 16);
+  NetflowDecoder dec(cfg), other(cfg);
+  dec.share(exchange);
+  other.share(exchange);
   NullSink sink;
   TimeMs now = 1700000000000;
   size_t off = 0;
@@ -42,10 +49,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     off += 3;
     if (len > size - off) len = size - off;
     now += TimeMs(flags >> 1) * 1000;
-    dec.decode(exporters[flags & 1], now, {data + off, len}, sink);
+    ((len & 2) ? other : dec).decode(exporters[flags & 1], now, {data + off, len}, sink);
     off += len;
   }
+  dec.sync(now, sink);
+  other.sync(now, sink);
   dec.finish();
+  other.finish();
   // The round trip fsyncs a file: only for one input in 32, to keep the fuzzer fast.
   if (dec.template_count() > 0 && size % 32 == 0) {
     static const std::string path = "/tmp/fuzz_netflow_templates." + std::to_string(getpid());
