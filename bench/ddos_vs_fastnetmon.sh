@@ -9,8 +9,8 @@
 #     capture;
 #  2. FastNetMon (its own temp config, netflow on 127.0.0.1:<port>, networks
 #     10.10.10.0/24, ban on pps, a notify script that records the wall time of
-#     the ban) and bench/ddos_live (omamori's UDP collector feeding the DDoS
-#     detector) listen on two loopback ports;
+#     the ban) and `omamori ddos watch` (omamori's UDP collector feeding the
+#     DDoS detector) listen on two loopback ports;
 #  3. ddos_replay sends every datagram to both at once, at the capture's pace
 #     (REPLAY_SPEED=1; relative timing kept when faster), the wall clock of the
 #     capture's first packet being the attack onset;
@@ -34,7 +34,7 @@ PPS=${DDOS_PPS:-100}
 AVG=${FNM_AVERAGE:-1}
 SPEED=${REPLAY_SPEED:-1}
 FNM=${FASTNETMON:-/usr/sbin/fastnetmon}
-for t in "$FNM" "$bench/ddos_replay" "$bench/ddos_live" "$omamori" python3; do
+for t in "$FNM" "$bench/ddos_replay" "$omamori" python3; do
   command -v "$t" >/dev/null || { echo "missing: $t (apt-get install fastnetmon; build with -DOMAMORI_BENCH=ON)" >&2; exit 1; }
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/omamori-ddos-fnm.XXXXXX")
@@ -124,17 +124,18 @@ EOF
   fnm=$!
   pids+=("$fnm")
 
-  "$bench/ddos_live" --listen 127.0.0.1:0 --protect 10.10.10.0/24 --pps "$PPS" >"$d/live.out" 2>"$d/live.err" &
+  "$omamori" ddos watch --listen 127.0.0.1:0 --protect 10.10.10.0/24 --ddos-pps "$PPS" --ddos-end-after 10 -f jsonl \
+    >"$d/live.out" 2>"$d/live.err" &
   live=$!
   pids+=("$live")
   po=""
   for _ in $(seq 200); do
-    po=$(grep -o 'listening port=[0-9]*' "$d/live.out" 2>/dev/null | cut -d= -f2 || true)
+    po=$(grep -o 'listening 127.0.0.1:0->[0-9]*' "$d/live.err" 2>/dev/null | sed 's/.*->//' || true)
     fnm_up=$(ss -lun 2>/dev/null | grep -c "127.0.0.1:$pf " || true)
     [ -n "$po" ] && [ "$fnm_up" -gt 0 ] && break
     sleep 0.1
   done
-  [ -n "$po" ] || { echo "ddos_live did not start: $(cat "$d/live.err")"; exit 1; }
+  [ -n "$po" ] || { echo "omamori ddos watch did not start: $(cat "$d/live.err")"; exit 1; }
   [ "$fnm_up" -gt 0 ] || { echo "fastnetmon did not listen on 127.0.0.1:$pf: $(tail -5 "$d/fnm/fastnetmon.log" "$d/fnm/stdout")"; exit 1; }
   sleep 2  # both idle and settled
   f0=$(cpu_ticks "$fnm"); o0=$(cpu_ticks "$live")
@@ -147,7 +148,13 @@ EOF
   pids=()
   onset=$(grep -o 'onset_wall_ms=[0-9]*' "$d/replay.out" | cut -d= -f2)
   fban=$(awk '$0 ~ /ban/ {print $1; exit}' "$d/fnm/notify.log" 2>/dev/null || true)
-  oban=$(grep -o 'attack_start wall_ms=[0-9]*' "$d/live.out" | head -1 | cut -d= -f2 || true)
+  # The first attack_start event's wall clock, in ms since the epoch.
+  oban=$(python3 -c 'import json,sys,datetime
+for l in open(sys.argv[1]):
+    e=json.loads(l)
+    if e["event"]=="attack_start":
+        t=datetime.datetime.strptime(e["wall"],"%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+        print(round(t.timestamp()*1000)); break' "$d/live.out" 2>/dev/null || true)
 
   # Batch: omamori analyze on the export capture (traffic time).
   /usr/bin/time -f "%e %U %S %M" -o "$d/analyze.time" "$omamori" analyze --flows "$d/export.pcap" \
@@ -190,7 +197,7 @@ for cap, recs, fban, oban, onset, fcpu, ocpu, frss, orss, adet, first, au, asys,
     print(f"{cap:<28} {recs:>7} | {f(lf):>11} {f(lo):>9} {ratio:>11} | {fc:>9.2f}s {oc:>7.2f}s {cr:>7} | "
           f"{int(frss)/1024:>6.1f} MB {int(orss)/1024:>6.1f} MB | {f(al)}, {float(au)+float(asys):.2f} s CPU, {int(arss)/1024:.1f} MB")
 print("time to detect: wall clock from the capture's first packet (the attack onset) to FastNetMon's ban (notify script)")
-print("and to omamori's attack start (bench/ddos_live: the collector + DDoS detector); both include the exporter's 1 s timeouts.")
+print("and to omamori's attack start (omamori ddos watch: the collector + DDoS detector); both include the exporter's 1 s timeouts.")
 print("ratio = FastNetMon / omamori (above 1: omamori faster / cheaper). CPU is utime+stime of each daemon (all threads) from")
 print("2 s before the replay to 4 s + averaging time after it: idle work counts too. CPU ticks are 1/100 s.")
 PY

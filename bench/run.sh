@@ -52,7 +52,7 @@ else
   [ -f "$top/bench/notify_bench.cpp" ] && targets+=(notify_bench)
   [ -f "$top/bench/attribution_bench.cpp" ] && targets+=(attribution_bench)
   [ -f "$top/bench/pseudonym_bench.cpp" ] && targets+=(pseudonym_bench)
-  targets+=(pipeline_bench ddos_replay ddos_live dga_bench)
+  targets+=(pipeline_bench ddos_replay dga_bench omamori)
   ninja -C "$top/build" -j"${NINJA_JOBS:-2}" "${targets[@]}" >/dev/null
 fi
 # BENCH_OMAMORI: another omamori binary (e.g. a copy of an earlier build, for before/after figures).

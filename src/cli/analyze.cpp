@@ -10,6 +10,7 @@
 
 #include "analyze/pipeline.hpp"
 #include "cli/common.hpp"
+#include "cli/ddos_options.hpp"
 #include "detect/c2/store.hpp"
 #include "privacy/roles.hpp"
 #include "ingest/dns/reader.hpp"
@@ -26,9 +27,8 @@ namespace {
 struct AnalyzeOptions {
   std::vector<std::string> pcaps, flow_files, dns_files, feeds, allow_files;
   std::string db, c2_db;
-  std::vector<std::string> subscribers, protect, darknet, infrastructure;
-  uint64_t ddos_pps = 0, ddos_bps = 0, ddos_fps = 0;
-  double ddos_end_after = 30;
+  std::vector<std::string> subscribers, darknet, infrastructure;
+  DdosOptions ddos;
   double meter_timeout = 1;
   uint32_t scan_min_destinations = 64;
   std::string format = "table";
@@ -37,16 +37,6 @@ struct AnalyzeOptions {
   std::string attack_report;
   int min_confidence = 0;
 };
-
-std::vector<Prefix> prefixes(const std::vector<std::string>& v, const char* what) {
-  std::vector<Prefix> out;
-  for (const auto& s : v) {
-    auto p = Prefix::parse(s);
-    if (!p) throw CommandError(kUsage, fmt::format("{}: not an address prefix: '{}'", what, s));
-    out.push_back(*p);
-  }
-  return out;
-}
 
 // "[name=]format:path" -> feed config and path.
 intel::FeedConfig feed_spec(const std::string& spec, std::string& path) {
@@ -191,17 +181,12 @@ void run_analyze(AnalyzeOptions& o) {
   if (o.pcaps.empty() && o.flow_files.empty() && o.dns_files.empty())
     throw CommandError(kUsage, "nothing to analyse: give --pcap, --flows or --dns inputs");
   PipelineConfig cfg;
-  cfg.subscribers = prefixes(o.subscribers, "--subscribers");
-  cfg.c2.infrastructure = prefixes(o.infrastructure, "--infrastructure");
-  cfg.scan.darknet = prefixes(o.darknet, "--darknet");
+  cfg.subscribers = parse_prefixes(o.subscribers, "--subscribers");
+  cfg.c2.infrastructure = parse_prefixes(o.infrastructure, "--infrastructure");
+  cfg.scan.darknet = parse_prefixes(o.darknet, "--darknet");
   cfg.scan.min_destinations = o.scan_min_destinations;
   cfg.discover_c2 = !o.no_c2;
-  ddos::Thresholds th = cfg.ddos.default_host;
-  if (o.ddos_pps || o.ddos_bps || o.ddos_fps) th = ddos::Thresholds{o.ddos_pps, o.ddos_bps, o.ddos_fps};
-  auto prot = prefixes(o.protect, "--protect");
-  if (!prot.empty()) cfg.ddos.groups.push_back(ddos::HostGroup{"protected", prot, th, {}});
-  else cfg.ddos.default_host = th;
-  cfg.ddos.end_after_ms = static_cast<TimeMs>(o.ddos_end_after * 1000);
+  o.ddos.apply(cfg.ddos);
   cfg.meter.active_timeout_ms = cfg.meter.inactive_timeout_ms = static_cast<TimeMs>(o.meter_timeout * 1000);
 
   uint64_t feed_skipped = 0;
@@ -282,12 +267,7 @@ void register_analyze(CLI::App& app) {
                   "candidates an analyst rejected are not shown again");
   cmd->add_option("--allow", o->allow_files, "Allowlist files (domains, addresses, prefixes; one a line)");
   cmd->add_option("--subscribers", o->subscribers, "The subscriber address space (prefixes); default: every host");
-  cmd->add_option("--protect", o->protect, "Protected prefixes for DDoS detection; default: every destination");
-  cmd->add_option("--ddos-pps", o->ddos_pps, "DDoS threshold, packets/s per protected host (default 20000)");
-  cmd->add_option("--ddos-bps", o->ddos_bps, "DDoS threshold, bits/s per protected host (default 1e9)");
-  cmd->add_option("--ddos-fps", o->ddos_fps, "DDoS threshold, flows/s per protected host (default 3500)");
-  cmd->add_option("--ddos-end-after", o->ddos_end_after, "Seconds below threshold before an attack ends")
-      ->capture_default_str();
+  o->ddos.add_to(cmd);
   cmd->add_option("--darknet", o->darknet, "Unused (darknet) prefixes: traffic to them is suspicious");
   cmd->add_option("--infrastructure", o->infrastructure,
                   "Resolvers, NTP servers, CDNs: never C&C candidates (prefixes)");

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
+#include "cli/store_options.hpp"
 #include "detect/c2/store.hpp"
 #include "intel/store_sqlite.hpp"
 #include "privacy/audit.hpp"
@@ -139,17 +140,7 @@ void cmd_decide(C2Options& o, c2::Status decision) {
   const bool confirm = decision == c2::Status::Confirmed;
   privacy::Settings& ps = confirm ? o.confirm_privacy : o.reject_privacy;
   const std::string_view action = confirm ? kActionConfirm : kActionReject;
-  privacy::Access access;
-  try {
-    ps.resolve();
-    access = privacy::authorize(ps, privacy::Permission::kManageCases, action, t->value);
-  } catch (const privacy::AccessDenied& e) {
-    throw CommandError(kFailure, std::string("access denied: ") + e.what());
-  } catch (const std::invalid_argument& e) {
-    throw CommandError(kUsage, e.what());
-  } catch (const std::runtime_error& e) {
-    throw CommandError(kFailure, e.what());
-  }
+  privacy::Access access = authorize_command(ps, privacy::Permission::kManageCases, action, t->value);
   c2::DecideOptions d;
   d.actor = access.actor;
   d.reason = o.reason;

@@ -97,6 +97,16 @@ uint64_t FlowOutputOptions::finish() {
   return n;
 }
 
+std::vector<Prefix> parse_prefixes(const std::vector<std::string>& v, const char* what) {
+  std::vector<Prefix> out;
+  for (const auto& s : v) {
+    auto p = Prefix::parse(s);
+    if (!p) throw CommandError(kUsage, fmt::format("{}: not an address prefix: '{}'", what, s));
+    out.push_back(*p);
+  }
+  return out;
+}
+
 void report_errors(const std::string& context, const ReasonCounters& c, bool per_source) {
   for (const auto& row : c.snapshot(per_source)) {
     if (row.source.empty())

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/counters.hpp"
+#include "core/ip.hpp"
 #include "flow/aggregate.hpp"
 #include "flow/filter.hpp"
 #include "flow/format.hpp"
@@ -62,6 +63,9 @@ struct FlowOutputOptions {
   OutputFormat fmt_ = OutputFormat::Table;
 };
 
+// Parses address prefixes given to option `what`; throws CommandError (kUsage) naming the bad one.
+std::vector<Prefix> parse_prefixes(const std::vector<std::string>& v, const char* what);
+
 // Prints counters to stderr as "context: reason (source): count" lines.
 void report_errors(const std::string& context, const ReasonCounters& c, bool per_source);
 
@@ -83,5 +87,6 @@ void register_demo(CLI::App& app);          // demo.cpp
 void register_retention(CLI::App& app);  // retention.cpp (privacy)
 void register_simulate(CLI::App& app);  // simulate.cpp
 void register_export(CLI::App& app);    // export.cpp (privacy)
+void register_ddos(CLI::App& app);      // ddos.cpp (live DDoS detection)
 
 }  // namespace omamori::cli

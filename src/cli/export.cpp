@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
+#include "cli/store_options.hpp"
 #include "core/counters.hpp"
 #include "privacy/audit.hpp"
 #include "privacy/pseudonym.hpp"
@@ -27,26 +28,14 @@ struct ExportOptions {
 };
 
 void run_findings(ExportOptions& o) {
-  std::vector<Prefix> internal;
-  for (const auto& s : o.internal) {
-    auto p = Prefix::parse(s);
-    if (!p) throw CommandError(kUsage, "--internal: not a prefix: " + s);
-    internal.push_back(*p);
-  }
+  std::vector<Prefix> internal = parse_prefixes(o.internal, "--internal");
   try {
     privacy::require_reason(o.reason, "export");
-    o.privacy.resolve();
   } catch (const std::invalid_argument& e) {
     throw CommandError(kUsage, e.what());
-  } catch (const std::runtime_error& e) {
-    throw CommandError(kFailure, e.what());
   }
-  privacy::Access access;
-  try {
-    access = privacy::authorize(o.privacy, privacy::Permission::kExport, privacy::kActionExport, "findings");
-  } catch (const privacy::AccessDenied& e) {
-    throw CommandError(kFailure, std::string("access denied: ") + e.what());
-  }
+  privacy::Access access =
+      authorize_command(o.privacy, privacy::Permission::kExport, privacy::kActionExport, "findings");
   std::ifstream in_file;
   std::istream* in = &std::cin;
   if (o.input != "-") {

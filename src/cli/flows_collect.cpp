@@ -69,12 +69,7 @@ void run_collect(CollectOptions& o) {
 
 }  // namespace
 
-void register_flows_collect(CLI::App& flows) {
-  auto o = std::make_shared<CollectOptions>();
-  auto* cmd = flows.add_subcommand(
-      "collect",
-      "Receive NetFlow v5/v9, IPFIX and sFlow v5 exports over UDP (SO_REUSEPORT workers, one output stream)");
-  auto& c = o->cfg;
+void add_collector_options(CLI::App* cmd, CollectorConfig& c, double& template_timeout) {
   cmd->add_option("-l,--listen", c.listen,
                   "ADDR:PORT to listen on, repeatable: 0.0.0.0:2055, [::]:4739, [::1]:9995, :6343 (all addresses, "
                   "IPv4 and IPv6); port 0 lets the kernel choose")
@@ -99,15 +94,23 @@ void register_flows_collect(CLI::App& flows) {
                   "Seconds between template saves (0: only at stop)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  cmd->add_option("--template-timeout", o->template_timeout,
+  cmd->add_option("--template-timeout", template_timeout,
                   "Forget a NetFlow v9/IPFIX template not refreshed for this many seconds (0 = never)")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
-  cmd->add_flag("--stats", o->stats, "Print counters to stderr periodically (see --stats-interval) and at exit");
   cmd->add_option("--stats-interval", c.stats_interval, "Seconds between periodic counters (implies --stats; default 10)")
       ->check(CLI::Range(0.0, 86400.0));
   cmd->add_option("--count", c.count, "Stop after this many records");
   cmd->add_option("--duration", c.duration, "Stop after this many seconds")->check(CLI::Range(0.0, 1e9));
+}
+
+void register_flows_collect(CLI::App& flows) {
+  auto o = std::make_shared<CollectOptions>();
+  auto* cmd = flows.add_subcommand(
+      "collect",
+      "Receive NetFlow v5/v9, IPFIX and sFlow v5 exports over UDP (SO_REUSEPORT workers, one output stream)");
+  add_collector_options(cmd, o->cfg, o->template_timeout);
+  cmd->add_flag("--stats", o->stats, "Print counters to stderr periodically (see --stats-interval) and at exit");
   o->out.add_to(cmd);
   cmd->callback([o] {
     if (o->cfg.stats_interval > 0) o->stats = true;

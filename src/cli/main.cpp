@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   register_retention(app);
   register_simulate(app);
   register_export(app);
+  register_ddos(app);
 
   try {
     app.parse(argc, argv);

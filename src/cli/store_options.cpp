@@ -47,9 +47,14 @@ cases::Policy StoreOptions::policy() const {
 }
 
 privacy::Access StoreOptions::authorize(privacy::Permission p, std::string_view action, std::string_view subject) {
+  return authorize_command(privacy, p, action, subject);
+}
+
+privacy::Access authorize_command(privacy::Settings& settings, privacy::Permission p, std::string_view action,
+                                  std::string_view subject) {
   try {
-    privacy.resolve();
-    return privacy::authorize(privacy, p, action, subject);
+    settings.resolve();
+    return privacy::authorize(settings, p, action, subject);
   } catch (const privacy::AccessDenied& e) {
     throw CommandError(kFailure, std::string("access denied: ") + e.what());
   } catch (const std::invalid_argument& e) {

@@ -37,6 +37,12 @@ struct StoreOptions {
   cases::Policy policy() const;
 };
 
+// Resolves the privacy settings, then checks that the acting user's role
+// allows `p` (denials are audited). Throws CommandError: kFailure on a denial
+// or an unreadable configuration, kUsage on a bad role name.
+privacy::Access authorize_command(privacy::Settings& settings, privacy::Permission p, std::string_view action,
+                                  std::string_view subject = {});
+
 // Open connections; the directory shares the cases connection when both URLs agree.
 struct Stores {
   std::unique_ptr<store::Db> db, directory_db;

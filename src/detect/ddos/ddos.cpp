@@ -349,44 +349,46 @@ void Detector::finish() {
 }
 
 void Detector::findings(FindingSink& sink) const {
-  for (const auto& a : attacks_) {
-    Finding f;
-    f.type = std::string(a.outbound ? finding_type::kDdosSource : finding_type::kDdosTarget);
-    f.host = a.target;
-    f.first = a.start;
-    f.last = a.end;
-    std::string v = a.vector();
-    f.indicator = v;
-    f.feed = "ddos-detector";
-    f.category = "ddos";
-    f.family = v;
-    f.events = a.packets;
-    uint64_t n = a.sources.size();
-    std::string target = a.prefix_len == (a.target.is_v4() ? 32 : 128) ? a.target.str()
-                                                                        : Prefix(a.target, a.prefix_len).str();
-    // Confidence grows with how far the peak went past the trigger.
-    f.confidence = 90;
-    if (a.outbound) {
-      f.explanation = fmt::format(
-          "{} sent {} attack traffic to {} destination(s): peak {} packets/s, {:.1f} Mbit/s ({}), from {} to {}",
-          target, v, n, a.peak_pps, static_cast<double>(a.peak_bps) / 1e6, a.trigger, format_rfc3339(a.start),
-          format_rfc3339(a.end));
-    } else {
-      f.explanation = fmt::format(
-          "{} was attacked ({}) from {} source address(es): peak {} packets/s, {:.1f} Mbit/s; detected at {} ({})",
-          target, v, n + a.sources_dropped, a.peak_pps, static_cast<double>(a.peak_bps) / 1e6,
-          format_rfc3339(a.detected), a.trigger);
-    }
-    f.details = {{"vector", v},
-                 {"distinct_sources", std::to_string(n)},
-                 {"peak_pps", std::to_string(a.peak_pps)},
-                 {"peak_bps", std::to_string(a.peak_bps)},
-                 {"detected", format_rfc3339(a.detected)},
-                 {"packets", std::to_string(a.packets)},
-                 {"bytes", std::to_string(a.bytes)}};
-    if (!a.group.empty()) f.details.emplace_back("group", a.group);
-    sink.on_finding(f);
+  for (const auto& a : attacks_) sink.on_finding(finding(a));
+}
+
+Finding Detector::finding(const Attack& a) const {
+  Finding f;
+  f.type = std::string(a.outbound ? finding_type::kDdosSource : finding_type::kDdosTarget);
+  f.host = a.target;
+  f.first = a.start;
+  f.last = a.end;
+  std::string v = a.vector();
+  f.indicator = v;
+  f.feed = "ddos-detector";
+  f.category = "ddos";
+  f.family = v;
+  f.events = a.packets;
+  uint64_t n = a.sources.size();
+  std::string target = a.prefix_len == (a.target.is_v4() ? 32 : 128) ? a.target.str()
+                                                                      : Prefix(a.target, a.prefix_len).str();
+  // Confidence grows with how far the peak went past the trigger.
+  f.confidence = 90;
+  if (a.outbound) {
+    f.explanation = fmt::format(
+        "{} sent {} attack traffic to {} destination(s): peak {} packets/s, {:.1f} Mbit/s ({}), from {} to {}",
+        target, v, n, a.peak_pps, static_cast<double>(a.peak_bps) / 1e6, a.trigger, format_rfc3339(a.start),
+        format_rfc3339(a.end));
+  } else {
+    f.explanation = fmt::format(
+        "{} was attacked ({}) from {} source address(es): peak {} packets/s, {:.1f} Mbit/s; detected at {} ({})",
+        target, v, n + a.sources_dropped, a.peak_pps, static_cast<double>(a.peak_bps) / 1e6,
+        format_rfc3339(a.detected), a.trigger);
   }
+  f.details = {{"vector", v},
+               {"distinct_sources", std::to_string(n)},
+               {"peak_pps", std::to_string(a.peak_pps)},
+               {"peak_bps", std::to_string(a.peak_bps)},
+               {"detected", format_rfc3339(a.detected)},
+               {"packets", std::to_string(a.packets)},
+               {"bytes", std::to_string(a.bytes)}};
+  if (!a.group.empty()) f.details.emplace_back("group", a.group);
+  return f;
 }
 
 std::string Detector::report_json(const Attack& a, size_t max_sources) const {

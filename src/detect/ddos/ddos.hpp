@@ -136,6 +136,8 @@ class Detector final : public FlowSink {
   const std::vector<Attack>& attacks() const { return attacks_; }
   // One finding per attack: ddos-target (inbound) or ddos-source (outbound).
   void findings(FindingSink& sink) const;
+  // The finding of one attack (what findings() emits for it).
+  Finding finding(const Attack& a) const;
   // The attack report for sharing (JSON): sources with ports and timestamps,
   // target, vector, rates. `max_sources` 0 = all.
   std::string report_json(const Attack& a, size_t max_sources) const;

@@ -30,6 +30,11 @@ void Defragmenter::expire(TimeMs now, ReasonCounters& errors) {
 
 std::span<const uint8_t> Defragmenter::add(const PacketInfo& info, TimeMs ts, ReasonCounters& errors) {
   expire(ts, errors);
+  if (info.ip_payload_caplen == 0 || info.ip_payload == nullptr) {
+    // Nothing captured past the IP header: there is nothing to place, and an empty range would never complete.
+    errors.add("empty fragment");
+    return {};
+  }
   Key k{info.src, info.dst, info.frag_id, info.proto};
   auto& pd = pending_[k];
   if (pd.ranges.empty()) pd.first_seen = ts;

@@ -74,3 +74,42 @@ TEST(Defragmenter, OutOfOrderAndIncompleteFragments) {
   EXPECT_TRUE(d.add(other, 5000, errors).empty());
   EXPECT_EQ(errors.count("fragment reassembly timeout"), 1u);
 }
+
+// Found by fuzz_dns_pcap: a first fragment whose capture ends at the IP header carries no bytes. It is counted, not
+// stored, and does not disturb reassembly of the same datagram.
+TEST(Defragmenter, EmptyFragmentIsCountedAndIgnored) {
+  ReasonCounters errors;
+  Defragmenter d(Defragmenter::Limits{4, 1000});
+  uint8_t a[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  PacketInfo empty;
+  empty.src = *IpAddr::parse("192.0.2.1");
+  empty.dst = *IpAddr::parse("192.0.2.2");
+  empty.frag_id = 9;
+  empty.proto = 17;
+  empty.fragment = true;
+  empty.more_fragments = true;
+  empty.ip_payload = a;  // captured length zero: pointer at the end of the header
+  empty.ip_payload_caplen = 0;
+  EXPECT_TRUE(d.add(empty, 0, errors).empty());
+  EXPECT_EQ(errors.count("empty fragment"), 1u);
+  EXPECT_EQ(d.pending(), 0u);
+  PacketInfo whole = empty;
+  whole.more_fragments = false;
+  whole.frag_offset = 0;
+  whole.ip_payload_caplen = 8;
+  auto out = d.add(whole, 1, errors);
+  ASSERT_EQ(out.size(), 8u);
+  EXPECT_EQ(out[7], 8);
+}
+
+// The exact packet the fuzzer produced (raw IPv4, more-fragments set, total length 89, 20 bytes captured): counted as
+// an empty fragment, no crash.
+TEST(UdpExtractor, FuzzerFoundHeaderOnlyFragment) {
+  const uint8_t pkt[] = {0x45, 0x00, 0x00, 0x59, 0xb1, 0x11, 0x20, 0x00, 0x40, 0x11,
+                         0x0e, 0x10, 0x00, 0x27, 0x10, 0x13, 0x00, 0x00, 0x00, 0x27};
+  UdpExtractor x;
+  UdpDatagram dg;
+  EXPECT_FALSE(x.extract(linktype::RAW, pkt, sizeof pkt, 0, dg));
+  EXPECT_EQ(x.fragments(), 1u);
+  EXPECT_EQ(x.errors().count("empty fragment"), 1u);
+}

@@ -1,0 +1,67 @@
+// Live DDoS detection: flow records from the UDP collector feed the DDoS
+// detector as they arrive, and every attack is reported the moment it starts
+// and again when it ends.
+//
+// The detector runs on traffic time (the records' own timestamps), as in
+// batch analysis, so a live run and `omamori analyze` of the same records
+// agree. Traffic time only moves when records arrive, though: when they stop
+// (the attack is over, or the exporter went away) the clock goes on with the
+// wall clock from the time of the last record, so attacks still end.
+//
+// Threading: everything runs on the collector's output thread (on_flow and
+// idle are called from there), so the detector needs no lock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "detect/ddos/ddos.hpp"
+#include "flow/record.hpp"
+
+namespace omamori::sensor {
+
+class DdosWatch final : public FlowSink {
+ public:
+  // wall_ms: the wall clock in ms (tests pass their own).
+  DdosWatch(ddos::Config cfg, std::function<int64_t()> wall_ms);
+
+  // Called with each attack when it starts (start = true) and when it ends.
+  std::function<void(const ddos::Attack&, bool start)> on_event;
+
+  void on_flow(const FlowRecord& r) override;
+  // The collector's output thread is idle: move traffic time on with the wall
+  // clock (at most every tick_ms of wall time).
+  void idle();
+  // End of input: ends every attack still active (at its last packet).
+  void finish();
+
+  const ddos::Detector& detector() const { return det_; }
+  uint64_t records() const { return records_; }
+  TimeMs traffic_time() const { return traffic_; }
+
+  static constexpr int64_t kTickMs = 100;
+
+ private:
+  ddos::Detector det_;
+  std::function<int64_t()> wall_ms_;
+  uint64_t records_ = 0;
+  TimeMs traffic_ = 0;  // latest record end seen
+  bool have_traffic_ = false;
+  bool fresh_ = false;           // records arrived since the last idle()
+  int64_t wall_at_traffic_ = 0;  // wall time when traffic_ was last confirmed
+  int64_t last_tick_ = 0;
+};
+
+// One event as a JSON line: {"event":"attack_start"|"attack_end", "wall":..,
+// "target", "direction", "vector", "trigger", "start", "detected", and at the
+// end also "end", "packets", "bytes", "peak_pps", "peak_bps",
+// "distinct_sources", "top_sources"}.
+std::string event_json(const ddos::Attack& a, bool start, int64_t wall_ms, size_t top_sources);
+// The same as one line of text for a terminal.
+std::string event_text(const ddos::Attack& a, bool start, int64_t wall_ms);
+// "<start, UTC, compact>-<target>-<inbound|outbound>.json": the file name of
+// an attack's report (addresses with ':' or '/' made file-name safe).
+std::string report_file_name(const ddos::Attack& a);
+
+}  // namespace omamori::sensor
