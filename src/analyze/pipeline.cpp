@@ -106,9 +106,12 @@ void Pipeline::on_dns(const DnsEvent& ev) {
 }
 
 void Pipeline::packet(int linktype, const CapturedPacket& pkt) {
+  // Flows whose timeouts passed are exported first and reach the detectors
+  // before their clocks move on to this packet: a flood followed by quiet is
+  // counted at its own time, not when the next packet happens to come.
+  meter_.advance(pkt.ts);
   flush();
   ddos_.advance(pkt.ts);
-  meter_.advance(pkt.ts);  // export flows whose timeouts passed, so detectors see them in time
   meter_.add_packet(linktype, pkt);
   dns_pcap_.packet(linktype, pkt.data, pkt.caplen, pkt.ts, *this);
 }
