@@ -5,11 +5,14 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -33,6 +36,7 @@ namespace {
 constexpr size_t kBatchRecords = 64;
 constexpr int kRecvTimeoutMs = 100;      // how often an idle worker looks at the stop flag
 constexpr TimeMs kPublishEveryMs = 500;  // workers publish their error counters this often
+constexpr TimeMs kIdleHookMs = 100;      // the idle hook's period while idle; the longest idle sleep
 
 struct Batch {
   uint32_t n = 0;
@@ -96,7 +100,7 @@ uint64_t decoder_error_total(const FlowDatagramDecoder& d) {
 // Puts decoded records into the worker's output queue, a batch at a time.
 class QueueSink final : public FlowSink {
  public:
-  QueueSink(SpscQueue<Batch>& q, int64_t wait_us) : q_(q), wait_us_(wait_us) {}
+  QueueSink(SpscQueue<Batch>& q, int64_t wait_us, Collector::Waker& waker) : q_(q), wait_us_(wait_us), waker_(waker) {}
 
   void on_flow(const FlowRecord& r) override {
     ++records_;
@@ -107,6 +111,7 @@ class QueueSink final : public FlowSink {
     slot_->recs[slot_->n++] = r;
     if (slot_->n == kBatchRecords) {
       q_.push();
+      waker_.notify();
       slot_ = nullptr;
     }
   }
@@ -114,6 +119,7 @@ class QueueSink final : public FlowSink {
   void flush() {
     if (slot_ && slot_->n) {
       q_.push();
+      waker_.notify();
       slot_ = nullptr;
     }
     congested_ = false;
@@ -148,6 +154,7 @@ class QueueSink final : public FlowSink {
 
   SpscQueue<Batch>& q_;
   int64_t wait_us_;
+  Collector::Waker& waker_;
   Batch* slot_ = nullptr;
   bool congested_ = false;
   uint64_t records_ = 0;
@@ -312,12 +319,27 @@ struct Collector::Worker {
   ReasonCounters pub_errors;  // guarded by mu: a copy of the decoder's error counters
 };
 
-Collector::Collector(CollectorConfig cfg) : cfg_(std::move(cfg)) {}
+// The publish (queue push, release) and the load of `sleeping` are ordered by
+// a full fence, as are the output thread's store of `sleeping` and its look at
+// the queues: either the worker sees the sleeper and writes the eventfd, or
+// the output thread sees the batch and does not sleep.
+void Collector::Waker::notify() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping.load(std::memory_order_relaxed)) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+  }
+}
+
+Collector::Collector(CollectorConfig cfg) : cfg_(std::move(cfg)) {
+  waker_.fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
 
 Collector::~Collector() {
   stop();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
+  if (waker_.fd >= 0) ::close(waker_.fd);
 }
 
 void Collector::set_idle_hook(std::function<void()> f) { idle_hook_ = std::move(f); }
@@ -423,7 +445,7 @@ void Collector::worker_main(Worker& w) {
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  QueueSink sink(w.queue, cfg_.queue_wait_us);
+  QueueSink sink(w.queue, cfg_.queue_wait_us, waker_);
   RateLimit log_limit(5, 10000);
   std::map<std::string, uint64_t> logged;  // error counts by reason at the last log message
   uint64_t datagrams = 0, bytes = 0, truncated = 0, recv_errors = 0, kernel = 0;
@@ -586,6 +608,7 @@ void Collector::run(FlowSink& sink, std::FILE* stats_out) {
   CollectorTotals prev{};
   TimeMs prev_ms = started_ms_;
   unsigned idle = 0;
+  TimeMs next_hook = 0;
 
   auto deliver = [&](Worker& w, unsigned max_batches) {
     bool any = false;
@@ -644,11 +667,37 @@ void Collector::run(FlowSink& sink, std::FILE* stats_out) {
     }
     if (any) {
       idle = 0;
-    } else {
-      if (idle == 0 && idle_hook_) idle_hook_();
-      ++idle;
-      sleep_us(idle < 20 ? 50 : idle < 200 ? 500 : 2000);
+      continue;
     }
+    // Idle: the hook runs on entering idle and then every kIdleHookMs (a
+    // buffered writer flushes, a live detector's clock moves on).
+    if (idle_hook_ && (idle == 0 || now >= next_hook)) {
+      idle_hook_();
+      next_hook = now + kIdleHookMs;
+    }
+    ++idle;
+    // Sleep until a worker publishes a batch, or until the next timed duty.
+    TimeMs wake = now + kIdleHookMs;
+    if (deadline) wake = std::min(wake, deadline);
+    if (stats_out && stats_every > 0) wake = std::min(wake, next_stats);
+    if (!cfg_.templates.empty() && save_every > 0) wake = std::min(wake, next_save);
+    // Stopping: the workers finish within their receive timeout; look every millisecond.
+    int timeout = stopping() ? 1 : static_cast<int>(std::clamp<TimeMs>(wake - now, 1, kIdleHookMs));
+    if (waker_.fd < 0) {
+      sleep_us(idle < 20 ? 50 : idle < 200 ? 500 : 2000);  // no eventfd: poll the queues
+      continue;
+    }
+    waker_.sleeping.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    bool pending = false;
+    for (auto& w : workers_) pending |= w->queue.front() != nullptr;
+    if (!pending) {
+      pollfd pfd{waker_.fd, POLLIN, 0};
+      ::poll(&pfd, 1, timeout);
+      uint64_t v;
+      [[maybe_unused]] ssize_t n = ::read(waker_.fd, &v, sizeof v);
+    }
+    waker_.sleeping.store(false, std::memory_order_relaxed);
   }
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();

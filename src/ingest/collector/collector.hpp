@@ -10,7 +10,10 @@
 //     at different workers.
 //   - One output thread (the caller of run()) that takes the decoded records
 //     from every worker through a bounded lock-free SPSC queue per worker
-//     (records travel in batches) and hands them to a FlowSink.
+//     (records travel in batches) and hands them to a FlowSink. When every
+//     queue is empty it sleeps on an eventfd that a worker writes only when
+//     it publishes a batch while the output thread sleeps: no polling, and
+//     no system call per batch while records flow.
 // A worker never blocks indefinitely: when its queue stays full for
 // queue_wait_us, the records are dropped and counted ("output queue full").
 // Kernel drops (socket buffer overflow) are read from SO_RXQ_OVFL and
@@ -138,6 +141,17 @@ class Collector {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> output_{0};
   std::atomic<uint64_t> save_gen_{0};
+
+ public:
+  // Wakes the sleeping output thread (workers call notify() after publishing a batch).
+  struct Waker {
+    int fd = -1;  // eventfd
+    std::atomic<bool> sleeping{false};
+    void notify();
+  };
+
+ private:
+  Waker waker_;
   std::function<void()> idle_hook_;
   int64_t started_ms_ = 0;
 };
