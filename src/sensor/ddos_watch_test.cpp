@@ -263,3 +263,34 @@ TEST(DdosWatchLive, SoftflowdSynFloodIsReportedAtStartAndEnd) {
   EXPECT_EQ(f.host.str(), "10.10.10.10");
   fs::remove_all(dir);
 }
+
+// Host groups from the command line (the same option `ddos watch` takes): the
+// real SYN flood in `analyze` is an attack of group "victims"; a malformed
+// group is a usage error that names the problem.
+TEST(DdosCli, HostGroupsFromTheCommandLine) {
+  const std::string pcap = test::shared_data("ddos/pkt.TCP.synflood.spoofed.pcap");
+  std::string out = test::run(fmt::format(
+      "'{}' analyze --pcap '{}' --ddos-group 'victims=10.10.10.0/24;pps=100' --ddos-group 'other=192.0.2.0/24' "
+      "--no-c2-discovery --no-summary -f jsonl",
+      OMAMORI_BINARY, pcap));
+  size_t targets = 0;
+  for (const auto& l : test::lines(out)) {
+    auto j = nlohmann::json::parse(l);
+    if (j["type"] != "ddos-target") continue;
+    ++targets;
+    EXPECT_EQ(j["host"], "10.10.10.10");
+    EXPECT_EQ(j["details"]["group"], "victims");
+  }
+  EXPECT_EQ(targets, 1u) << out;
+  auto dir = fs::temp_directory_path() / fmt::format("omamori-ddos-cli-{}", getpid());
+  fs::create_directories(dir);
+  int rc = system(fmt::format("'{}' analyze --pcap '{}' --ddos-group 'victims=10.10.10.0/24;pps=lots' 2>'{}'",
+                              OMAMORI_BINARY, pcap, (dir / "err").string())
+                      .c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 2);
+  EXPECT_NE(slurp(dir / "err").find("--ddos-group: host group 'victims': 'pps=lots' wants KEY=NUMBER"),
+            std::string::npos)
+      << slurp(dir / "err");
+  fs::remove_all(dir);
+}
