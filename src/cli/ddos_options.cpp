@@ -19,6 +19,11 @@ void DdosOptions::add_to(CLI::App* cmd) {
                   "A host group with its own thresholds, repeatable: NAME=PREFIX[,PREFIX...][;KEY=VALUE...], keys "
                   "pps, bps, fps, baseline, baseline-min-pps, warmup, and prefix-pps/-bps/-fps/-baseline for each "
                   "prefix as a whole (carpet bombing); unset keys take --ddos-pps/-bps/-fps/--ddos-baseline");
+  cmd->add_option("--ddos-out-pps", out_pps,
+                  "Outbound: packets/s from one subscriber host that make it an attack participant (default 5000; "
+                  "needs --subscribers)");
+  cmd->add_option("--ddos-out-bps", out_bps, "Outbound: bits/s from one subscriber host (default 1e8)");
+  cmd->add_option("--ddos-out-fps", out_fps, "Outbound: flow records/s from one subscriber host (default: not used)");
   cmd->add_option("--ddos-end-after", end_after, "Seconds below threshold before an attack ends")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
@@ -37,6 +42,7 @@ void DdosOptions::apply(ddos::Config& cfg) const {
     cfg.groups.push_back(std::move(*g));
   }
   if (cfg.groups.empty()) cfg.default_host = th;
+  if (out_pps || out_bps || out_fps) cfg.outbound = ddos::Thresholds{out_pps, out_bps, out_fps};
   cfg.end_after_ms = static_cast<TimeMs>(end_after * 1000);
 }
 

@@ -15,6 +15,7 @@ struct DdosOptions {
   std::vector<std::string> protect;
   std::vector<std::string> groups;  // NAME=PREFIX[,PREFIX...][;KEY=VALUE...] (detect/ddos/group_spec.hpp)
   uint64_t pps = 0, bps = 0, fps = 0;
+  uint64_t out_pps = 0, out_bps = 0, out_fps = 0;  // outbound (subscriber hosts attacking); 0 = default
   double baseline = 0;    // learned-baseline factor (0 = off)
   double end_after = 30;  // seconds
 

@@ -294,3 +294,27 @@ TEST(DdosCli, HostGroupsFromTheCommandLine) {
       << slurp(dir / "err");
   fs::remove_all(dir);
 }
+
+// Outbound thresholds from the command line: the bundled demo ISP has one
+// subscriber flooding at 6,000 packets/s (truth.json: ddos-source). The
+// default outbound threshold (5,000) finds it; 7,000 does not.
+TEST(DdosCli, OutboundThresholdsFromTheCommandLine) {
+  const std::string demo = "../../data/demo";  // tests run in src/sensor
+  ASSERT_TRUE(fs::exists(demo + "/omamori.toml"));
+  auto sources = [&](const std::string& extra) {
+    std::string out =
+        test::run(fmt::format("cd '{}' && '{}' -c omamori.toml analyze --no-c2-discovery --no-summary "
+                              "-f jsonl {}",
+                              demo, OMAMORI_BINARY, extra));
+    std::vector<std::string> hosts;
+    for (const auto& l : test::lines(out)) {
+      auto j = nlohmann::json::parse(l);
+      if (j["type"] == "ddos-source") hosts.push_back(j["host"]);
+    }
+    return hosts;
+  };
+  auto by_default = sources("");
+  ASSERT_EQ(by_default.size(), 1u);
+  EXPECT_EQ(sources("--ddos-out-pps 7000").size(), 0u);
+  EXPECT_EQ(sources("--ddos-out-pps 5500"), by_default);
+}
