@@ -14,6 +14,7 @@
 #include "cli/ddos_options.hpp"
 #include "cli/flows_commands.hpp"
 #include "core/time.hpp"
+#include "ingest/collector/metrics.hpp"
 #include "sensor/ddos_watch.hpp"
 
 namespace omamori::cli {
@@ -23,6 +24,7 @@ namespace {
 struct WatchOptions {
   CollectorConfig collector;
   double template_timeout = 1800;
+  std::string metrics;
   DdosOptions ddos;
   std::vector<std::string> subscribers;
   std::string format = "text";
@@ -106,6 +108,12 @@ void run_watch(WatchOptions& o) {
   std::string err;
   if (!col.open(err)) throw CommandError(kUsage, "ddos watch: " + err);
   col.set_idle_hook([&watch] { watch.idle(); });
+  auto exporter = start_metrics(o.metrics, "ddos watch");
+  if (exporter)
+    exporter->add_source([&col, &watch](std::vector<metrics::Sample>& out) {
+      collector_samples(col, out);
+      watch.samples(out);
+    });
   g_watch_collector = &col;
   struct sigaction sa {};
   sa.sa_handler = on_watch_stop_signal;
@@ -154,7 +162,7 @@ void register_ddos(CLI::App& app) {
       "watch",
       "Receive NetFlow/IPFIX/sFlow over UDP and report each DDoS attack (inbound on protected hosts, outbound from "
       "subscribers) the moment it starts and when it ends");
-  add_collector_options(cmd, o->collector, o->template_timeout);
+  add_collector_options(cmd, o->collector, o->template_timeout, o->metrics);
   o->ddos.add_to(cmd);
   cmd->add_option("--subscribers", o->subscribers,
                   "Subscriber prefixes: their hosts sending attack traffic are reported too (outbound)");

@@ -8,6 +8,7 @@
 #include "cli/common.hpp"
 #include "cli/flows_commands.hpp"
 #include "ingest/collector/collector.hpp"
+#include "ingest/collector/metrics.hpp"
 
 namespace omamori::cli {
 
@@ -18,6 +19,7 @@ struct CollectOptions {
   FlowOutputOptions out;
   bool stats = false;
   double template_timeout = 1800;  // seconds
+  std::string metrics;
 };
 
 Collector* g_collector = nullptr;
@@ -33,6 +35,8 @@ void run_collect(CollectOptions& o) {
   Collector col(o.cfg);
   std::string err;
   if (!col.open(err)) throw CommandError(kUsage, "flows collect: " + err);
+  auto exporter = start_metrics(o.metrics, "flows collect");
+  if (exporter) exporter->add_source([&col](std::vector<metrics::Sample>& out) { collector_samples(col, out); });
   FlowSink& sink = o.out.open();
   col.set_idle_hook([&o] { o.out.flush(); });
 
@@ -69,7 +73,22 @@ void run_collect(CollectOptions& o) {
 
 }  // namespace
 
-void add_collector_options(CLI::App* cmd, CollectorConfig& c, double& template_timeout) {
+std::unique_ptr<metrics::Exporter> start_metrics(const std::string& listen, const char* command) {
+  if (listen.empty()) return nullptr;
+  try {
+    auto ex = std::make_unique<metrics::Exporter>(listen);
+    // Scripts and tests that ask for port 0 read the port from here.
+    fmt::print(stderr, "{}: metrics on {} (port {})\n", command, listen, ex->port());
+    return ex;
+  } catch (const std::exception& e) {
+    throw CommandError(kUsage, fmt::format("{}: {}", command, e.what()));
+  }
+}
+
+void add_collector_options(CLI::App* cmd, CollectorConfig& c, double& template_timeout, std::string& metrics) {
+  cmd->add_option("--metrics", metrics,
+                  "Serve Prometheus metrics (GET /metrics) on ADDR:PORT, e.g. 127.0.0.1:9464; port 0 lets the "
+                  "kernel choose");
   cmd->add_option("-l,--listen", c.listen,
                   "ADDR:PORT to listen on, repeatable: 0.0.0.0:2055, [::]:4739, [::1]:9995, :6343 (all addresses, "
                   "IPv4 and IPv6); port 0 lets the kernel choose")
@@ -109,7 +128,7 @@ void register_flows_collect(CLI::App& flows) {
   auto* cmd = flows.add_subcommand(
       "collect",
       "Receive NetFlow v5/v9, IPFIX and sFlow v5 exports over UDP (SO_REUSEPORT workers, one output stream)");
-  add_collector_options(cmd, o->cfg, o->template_timeout);
+  add_collector_options(cmd, o->cfg, o->template_timeout, o->metrics);
   cmd->add_flag("--stats", o->stats, "Print counters to stderr periodically (see --stats-interval) and at exit");
   o->out.add_to(cmd);
   cmd->callback([o] {

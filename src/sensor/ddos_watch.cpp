@@ -12,15 +12,18 @@ namespace omamori::sensor {
 DdosWatch::DdosWatch(ddos::Config cfg, std::function<int64_t()> wall_ms)
     : det_(std::move(cfg)), wall_ms_(std::move(wall_ms)) {
   det_.on_start = [this](const ddos::Attack& a) {
+    (a.outbound ? started_out_ : started_in_).fetch_add(1, std::memory_order_relaxed);
     if (on_event) on_event(a, true);
   };
   det_.on_end = [this](const ddos::Attack& a) {
+    (a.outbound ? ended_out_ : ended_in_).fetch_add(1, std::memory_order_relaxed);
     if (on_event) on_event(a, false);
   };
 }
 
 void DdosWatch::on_flow(const FlowRecord& r) {
-  ++records_;
+  // One writer: a relaxed load and store, no locked instruction per record.
+  records_.store(records_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (!have_traffic_ || r.end > traffic_) traffic_ = r.end;
   have_traffic_ = true;
   fresh_ = true;
@@ -31,6 +34,7 @@ void DdosWatch::idle() {
   int64_t now = wall_ms_();
   if (now - last_tick_ < kTickMs) return;
   last_tick_ = now;
+  publish();
   if (!have_traffic_) return;
   if (fresh_) {
     // Records arrived since the last tick: traffic time is current as of now.
@@ -43,6 +47,37 @@ void DdosWatch::idle() {
 
 void DdosWatch::finish() {
   det_.finish();
+  publish();
+}
+
+void DdosWatch::publish() {
+  std::lock_guard lk(pub_mu_);
+  pub_errors_ = det_.errors();
+  pub_entities_ = det_.entities();
+}
+
+void DdosWatch::samples(std::vector<metrics::Sample>& out) const {
+  auto c = [](const std::atomic<uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
+  out.push_back({"omamori_ddos_records_total", "Flow records given to the DDoS detector", true, {}, c(records_)});
+  const char* sh = "DDoS attacks started";
+  const char* eh = "DDoS attacks ended";
+  out.push_back({"omamori_ddos_attacks_started_total", sh, true, {{"direction", "inbound"}}, c(started_in_)});
+  out.push_back({"omamori_ddos_attacks_started_total", sh, true, {{"direction", "outbound"}}, c(started_out_)});
+  out.push_back({"omamori_ddos_attacks_ended_total", eh, true, {{"direction", "inbound"}}, c(ended_in_)});
+  out.push_back({"omamori_ddos_attacks_ended_total", eh, true, {{"direction", "outbound"}}, c(ended_out_)});
+  out.push_back({"omamori_ddos_attacks_active",
+                 "DDoS attacks in progress",
+                 false,
+                 {},
+                 c(started_in_) + c(started_out_) - c(ended_in_) - c(ended_out_)});
+  std::lock_guard lk(pub_mu_);
+  out.push_back({"omamori_ddos_entities",
+                 "Hosts, prefixes and subscribers tracked exactly",
+                 false,
+                 {},
+                 static_cast<double>(pub_entities_)});
+  metrics::add_reasons(out, "omamori_ddos_events_total", "DDoS detector counters by reason (evictions, limits)",
+                       pub_errors_);
 }
 
 namespace {

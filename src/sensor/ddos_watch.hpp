@@ -12,12 +12,16 @@
 // idle are called from there), so the detector needs no lock.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "detect/ddos/ddos.hpp"
 #include "flow/record.hpp"
+#include "metrics/exporter.hpp"
 
 namespace omamori::sensor {
 
@@ -37,16 +41,27 @@ class DdosWatch final : public FlowSink {
   void finish();
 
   const ddos::Detector& detector() const { return det_; }
-  uint64_t records() const { return records_; }
+  uint64_t records() const { return records_.load(std::memory_order_relaxed); }
+  // Prometheus samples (any thread): omamori_ddos_records_total,
+  // omamori_ddos_attacks_{started,ended}_total{direction}, omamori_ddos_attacks_active,
+  // omamori_ddos_entities, omamori_ddos_events_total{reason} (the detector's counters,
+  // as published at the last idle tick or event).
+  void samples(std::vector<metrics::Sample>& out) const;
   TimeMs traffic_time() const { return traffic_; }
 
   static constexpr int64_t kTickMs = 100;
 
  private:
+  void publish();  // output thread: copies the detector's counters for samples()
+
   ddos::Detector det_;
   std::function<int64_t()> wall_ms_;
-  uint64_t records_ = 0;
-  TimeMs traffic_ = 0;  // latest record end seen
+  std::atomic<uint64_t> records_{0};
+  std::atomic<uint64_t> started_in_{0}, started_out_{0}, ended_in_{0}, ended_out_{0};
+  mutable std::mutex pub_mu_;
+  ReasonCounters pub_errors_;  // guarded by pub_mu_
+  uint64_t pub_entities_ = 0;  // guarded by pub_mu_
+  TimeMs traffic_ = 0;         // latest record end seen
   bool have_traffic_ = false;
   bool fresh_ = false;           // records arrived since the last idle()
   int64_t wall_at_traffic_ = 0;  // wall time when traffic_ was last confirmed
