@@ -26,12 +26,15 @@
 //     overestimates, so P is reached no later than with exact counting, and
 //     the entity's counters for the current second are rebuilt exactly from
 //     the onset ring (never taken from the sketch): detection is the same
-//     record, with the same counts, as if every host had an entity. A
+//     record, with the same counts, as if every host had an entity (unless
+//     an address's records are two or more seconds behind those of another
+//     in all its cells, where the sketch could undercount). A
 //     promoted host was below P while untracked, so its true baseline is at
 //     most P: its baseline starts at P, warmed up if the detector has run
 //     longer than the warm-up (baseline alarms can only be rarer than with
-//     a learned value, never added). Entities below P for `idle_ms` (and not
-//     under attack) are evicted (counted) and go back to the sketch.
+//     a learned value, never added). Once more than 1,024 entities exist,
+//     entities below P for `idle_ms` (and not under attack) are evicted
+//     (counted) and go back to the sketch.
 //     Protected-prefix entities (carpet bombing) are always tracked.
 // The last `onset_records` records that concern a protected host, prefix or
 // subscriber (tracked or not) are kept in one ring shared by all, chained
@@ -203,7 +206,7 @@ class Detector final : public FlowSink {
   // chain of ring records hashed to it.
   struct Cell {
     int32_t sec = INT32_MIN;  // traffic second since the epoch
-    uint32_t link = 0;        // row 0: newest ring record here (see link_of)
+    uint32_t link = 0;        // row 0: newest ring record here (see link_seq)
     uint32_t pkts = 0, bytes = 0, flows = 0;
     uint32_t prev_pkts = 0, prev_bytes = 0, prev_flows = 0;  // second sec - 1
   };
