@@ -93,7 +93,7 @@ struct Config {
   TimeMs idle_ms = 300000;  // entities below their promotion level this long (and not under attack) are evicted
   // Tier 1: rows and cells per row (rounded up to a power of two) of the
   // count-min sketch for addresses without an entity; 32 bytes a cell.
-  size_t sketch_rows = 4;
+  size_t sketch_rows = 2;
   size_t sketch_width = 1 << 16;
   // An address gets an entity when its estimate in the current second
   // exceeds this fraction of the lowest applicable threshold (0, 1]; 0 =

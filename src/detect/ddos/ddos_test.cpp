@@ -355,7 +355,7 @@ TEST(DdosDetector, ManySmallHostsNeedNoEntitiesAndMemoryStaysFlat) {
   };
   size_t small = run(1000), large = run(200000);
   EXPECT_EQ(small, large);
-  EXPECT_LT(large, size_t{64} << 20);  // sketch (8 MB) and onset ring (42 MB)
+  EXPECT_LT(large, size_t{64} << 20);  // sketch (4 MB) and onset ring (42 MB)
 }
 
 // A promoted host's baseline starts at its promotion level: with a 10x
