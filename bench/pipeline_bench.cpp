@@ -8,6 +8,7 @@
 //   pipeline_bench [--hosts N] [--flows M] [--dns-per-flow X] [--seconds S]
 //                  [--no-c2] [--only-flows] [--seed K]
 //                  [--c2-max-destinations N] [--c2-max-contacts N]   (C&C discovery's limits)
+//                  [--ddos-sketch-rows N] [--ddos-sketch-width N] [--ddos-promote-fraction F]
 //
 // Records are generated in batches outside the timed region; the timed
 // region is the pipeline's on_flow/on_dns calls (thread CPU time). Memory:
@@ -76,6 +77,8 @@ struct Options {
   bool dns = true;
   uint64_t seed = 1;
   size_t c2_max_destinations = 0, c2_max_contacts = 0;  // 0 = the defaults
+  size_t ddos_sketch_rows = 0, ddos_sketch_width = 0;    // 0 = the defaults
+  double ddos_promote_fraction = -1;                     // < 0 = the default
 };
 
 constexpr uint32_t kSubBase = 0x0a000000;   // 10.0.0.0/12: subscribers
@@ -308,10 +311,14 @@ int main(int argc, char** argv) {
     else if (a == "--seed") o.seed = std::strtoull(val(), nullptr, 10);
     else if (a == "--c2-max-destinations") o.c2_max_destinations = std::strtoull(val(), nullptr, 10);
     else if (a == "--c2-max-contacts") o.c2_max_contacts = std::strtoull(val(), nullptr, 10);
+    else if (a == "--ddos-sketch-rows") o.ddos_sketch_rows = std::strtoull(val(), nullptr, 10);
+    else if (a == "--ddos-sketch-width") o.ddos_sketch_width = std::strtoull(val(), nullptr, 10);
+    else if (a == "--ddos-promote-fraction") o.ddos_promote_fraction = std::strtod(val(), nullptr);
     else {
       std::fprintf(stderr,
                    "usage: pipeline_bench [--hosts N] [--flows M] [--dns-per-flow X] [--seconds S] [--no-c2] "
-                   "[--only-flows] [--seed K] [--c2-max-destinations N] [--c2-max-contacts N]\n");
+                   "[--only-flows] [--seed K] [--c2-max-destinations N] [--c2-max-contacts N] [--ddos-sketch-rows N] "
+                   "[--ddos-sketch-width N] [--ddos-promote-fraction F]\n");
       return 2;
     }
   }
@@ -337,7 +344,12 @@ int main(int argc, char** argv) {
   if (o.c2_max_contacts) cfg.c2.max_contacts = o.c2_max_contacts;
   cfg.ddos.groups.push_back(ddos::HostGroup{"subscribers", cfg.subscribers, cfg.ddos.default_host, {}});
   cfg.nxdomain.memory_limit = 256u << 20;
-  cfg.ddos.max_entities = 1u << 23;  // every subscriber inbound and outbound, with room (the default is 2^18)
+  // The DDoS detector keeps entities only for hosts near a threshold (the default max_entities, 2^18,
+  // is plenty); room for every subscriber in and out when all are tracked (--ddos-promote-fraction 0).
+  cfg.ddos.max_entities = 1u << 23;
+  if (o.ddos_sketch_rows) cfg.ddos.sketch_rows = o.ddos_sketch_rows;
+  if (o.ddos_sketch_width) cfg.ddos.sketch_width = o.ddos_sketch_width;
+  if (o.ddos_promote_fraction >= 0) cfg.ddos.promote_fraction = o.ddos_promote_fraction;
   malloc_trim(0);
   size_t heap0 = heap_bytes(), rss0 = rss_bytes();
   auto pipe = std::make_unique<Pipeline>(cfg, snap);
@@ -449,9 +461,9 @@ int main(int argc, char** argv) {
               static_cast<double>(nflows + ndns) / (flow_cpu + dns_cpu) / 1e6, gen_cpu, fin_cpu, w1 - w0);
   const auto* nx = pipe->nxdomain();
   size_t ddos_b = ddos.memory_bytes(), scan_b = pipe->scan().memory_bytes(), nx_b = nx ? nx->memory_bytes() : 0;
-  std::printf("state: ddos %zu entities, scan %zu hosts, nxdomain %zu hosts (max %zu), c2 %zu hosts / %zu destinations "
+  std::printf("state: ddos %zu entities (%" PRIu64 " promoted from the sketch), scan %zu hosts, nxdomain %zu hosts (max %zu), c2 %zu hosts / %zu destinations "
               "(+%" PRIu64 " evicted) / %zu contacts\n",
-              ddos_before_finish, scan_before_finish, nx ? nx->hosts() : 0, nx ? nx->max_hosts() : 0,
+              ddos_before_finish, ddos.promotions(), scan_before_finish, nx ? nx->hosts() : 0, nx ? nx->max_hosts() : 0,
               pipe->c2().hosts(), pipe->c2().destinations(), pipe->c2().evicted_destinations(), c2_contacts);
   std::printf("detectors' own accounting (heap): ddos %.1f MB, scan %.1f MB, nxdomain %.1f MB, c2 discovery %.1f MB -> "
               "%.0f bytes per active host (%.0f without c2)\n",

@@ -221,6 +221,7 @@ TEST(Analyze, DgaBotOnRealBackground) {
 TEST(Analyze, QueuedFlowRecordsReachTheDetectorsBeforeAnythingElse) {
   PipelineConfig cfg;
   cfg.detect_dga = false;
+  cfg.ddos.promote_fraction = 0;  // an entity per destination from its first record, to count them
   Pipeline p(cfg, nullptr);
   auto flow = [](uint32_t dst, TimeMs t) {
     FlowRecord r;

@@ -11,16 +11,38 @@
 // exact distinct-source count and top sources. Time is the traffic's own
 // time (record timestamps), so a replayed capture gives the same result.
 //
-// State: per tracked host (or prefix, or outbound subscriber) a fixed 72-byte
-// record of this second's counters and the baseline, in a slab indexed by a
-// linear-probing table of 28-byte slots, one per address (a subscriber
-// tracked inbound and outbound shares it): about 100-130 bytes per tracked
-// entity in all; no per-host maps.
-// The last `onset_records` accounted records are kept in one ring shared by
-// all entities: when an attack starts, the sources and vector of the second it
-// started in are rebuilt from the ring (exactly, unless the ring was
-// overwritten within that second: then counted). The entity table is bounded
-// (max_entities; refusals counted) and idle entities are evicted (counted).
+// State, in two tiers, so that memory follows the hosts that come near a
+// threshold, not all hosts:
+//  1. Every (address, direction) without an entity is counted in a
+//     count-min sketch of this second's packets, bytes and flows
+//     (`sketch_rows` x `sketch_width` cells of 32 bytes, each stamped with
+//     its second, so nothing is cleared in bulk): fixed memory.
+//  2. An address whose estimate in the current second exceeds its promotion
+//     level P (`promote_fraction` x the lowest applicable threshold, rate by
+//     rate; the baseline floor counts for packets when baseline detection is
+//     on) gets an entity: a 72-byte record of this second's counters and the
+//     baseline, in a slab indexed by a linear-probing table of 28-byte slots
+//     (a subscriber tracked inbound and outbound shares one). The sketch only
+//     overestimates, so P is reached no later than with exact counting, and
+//     the entity's counters for the current second are rebuilt exactly from
+//     the onset ring (never taken from the sketch): detection is the same
+//     record, with the same counts, as if every host had an entity (unless
+//     an address's records are two or more seconds behind those of another
+//     in all its cells, where the sketch could undercount). A
+//     promoted host was below P while untracked, so its true baseline is at
+//     most P: its baseline starts at P, warmed up if the detector has run
+//     longer than the warm-up (baseline alarms can only be rarer than with
+//     a learned value, never added). Once more than 1,024 entities exist,
+//     entities below P for `idle_ms` (and not under attack) are evicted
+//     (counted) and go back to the sketch.
+//     Protected-prefix entities (carpet bombing) are always tracked.
+// The last `onset_records` records that concern a protected host, prefix or
+// subscriber (tracked or not) are kept in one ring shared by all, chained
+// per row-0 sketch cell: a promotion rebuilds the current second from it,
+// and when an attack starts, the sources and vector of the second it started
+// in are rebuilt from it (exactly, unless the ring was overwritten within
+// that second: then counted). The entity table is bounded (max_entities;
+// refusals counted).
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
@@ -67,8 +89,16 @@ struct Config {
   TimeMs end_after_ms = 30000;            // quiet time before an attack is over
   size_t max_entities = 1 << 18;          // tracked hosts/prefixes; beyond, counted and skipped
   size_t max_sources_per_attack = 1 << 20;
-  size_t onset_records = 1 << 19;  // ring of recent records (64 bytes each) that seeds an attack's onset second
-  TimeMs idle_ms = 300000;         // entities without traffic this long (and not under attack) are evicted
+  size_t onset_records = 1 << 19;  // ring of recent records (80 bytes each; up to 2^28, rounded up to 4096)
+  TimeMs idle_ms = 300000;  // entities below their promotion level this long (and not under attack) are evicted
+  // Tier 1: rows and cells per row (rounded up to a power of two) of the
+  // count-min sketch for addresses without an entity; 32 bytes a cell.
+  size_t sketch_rows = 2;
+  size_t sketch_width = 1 << 16;
+  // An address gets an entity when its estimate in the current second
+  // exceeds this fraction of the lowest applicable threshold (0, 1]; 0 =
+  // every address gets an entity at its first record (no sketch).
+  double promote_fraction = 0.25;
   size_t top_sources = 20;
   bool renormalise = true;  // multiply sampled records by their sampling rate
 };
@@ -111,18 +141,15 @@ class Detector final : public FlowSink {
   void on_flow(const FlowRecord& r) override;
   // Starts loading the index slots on_flow(r) will look up (call a few records ahead).
   void prefetch(const FlowRecord& r) const {
-    entities_.prefetch(slot_of(Key{r.dst, static_cast<uint8_t>(r.dst.is_v4() ? 32 : 128), false}).pos_hash());
-    if (!cfg_.subscribers.empty())
-      entities_.prefetch(slot_of(Key{r.src, static_cast<uint8_t>(r.src.is_v4() ? 32 : 128), true}).pos_hash());
+    entities_.prefetch(slot_of(host_key(r.dst, false)).pos_hash());
+    if (!cfg_.subscribers.empty()) entities_.prefetch(slot_of(host_key(r.src, true)).pos_hash());
   }
-  // Starts loading the entity records on_flow(r) will update (call after
-  // prefetch(r), when its index slots have arrived).
+  // Starts loading the entity records, or for untracked addresses the sketch
+  // cells, on_flow(r) will update (call after prefetch(r), when its index
+  // slots have arrived).
   void prefetch_entities(const FlowRecord& r) const {
-    uint32_t id = find_id(Key{r.dst, static_cast<uint8_t>(r.dst.is_v4() ? 32 : 128), false});
-    if (id != UINT32_MAX) prefetch_line(&at(id));
-    if (cfg_.subscribers.empty()) return;
-    id = find_id(Key{r.src, static_cast<uint8_t>(r.src.is_v4() ? 32 : 128), true});
-    if (id != UINT32_MAX) prefetch_line(&at(id));
+    prefetch_side(r.dst, false);
+    if (!cfg_.subscribers.empty()) prefetch_side(r.src, true);
   }
   // Moves the clock (traffic time) forward: ends attacks that went quiet.
   void advance(TimeMs now);
@@ -143,7 +170,8 @@ class Detector final : public FlowSink {
   std::string report_json(const Attack& a, size_t max_sources) const;
   const ReasonCounters& errors() const { return errors_; }
   size_t entities() const { return n_entities_; }
-  // Heap bytes of the detector's state (entity table, per-second peer maps, attacks).
+  uint64_t promotions() const { return promotions_; }  // entities created from the sketch
+  // Heap bytes of the detector's state (sketch, entity table, onset ring, attacks).
   size_t memory_bytes() const;
 
  private:
@@ -155,27 +183,48 @@ class Detector final : public FlowSink {
     int32_t sec_first = 0;    // first packet of this second, ms from sec * 1000 (earlier records count too)
     TimeMs last_above = 0;
     float base_pps = 0, base_bps = 0;
-    int32_t first_seen_s = 0, last_seen_s = 0;  // traffic seconds since the detector's epoch
+    int32_t first_seen_s = 0;  // traffic second since the detector's epoch (warm-up)
+    int32_t last_hot_s = 0;    // last second at or over the promotion level (prefixes: with traffic)
     uint32_t flows = 0;
     int32_t attack = -1;
     uint16_t group = 0;  // index + 1 into cfg_.groups; 0 = default_host / outbound
     uint8_t kind = 0;    // kHost, kPrefix, kOutbound
   };
   static constexpr uint8_t kHost = 0, kPrefix = 1, kOutbound = 2;
-  // One accounted record in the onset ring.
+  // What a ring record counts for (roles whose entity is under attack are left out).
+  static constexpr uint8_t kRoleIn = 1, kRoleOut = 2, kRolePrefix = 4;
+  // One record in the onset ring (80 bytes).
   struct Rec {
-    uint32_t entity;
+    IpAddr src, dst;
+    TimeMs start;
+    uint64_t packets, bytes;  // renormalised
+    uint32_t link[2];         // previous record in the same row-0 sketch cell, by direction (in, out)
+    int32_t end_off;          // end - start, ms
     uint16_t sport, dport;
-    uint8_t proto, tcp_flags;
-    IpAddr peer;
-    TimeMs start, end;
-    uint64_t packets, bytes;
+    uint8_t proto, tcp_flags, roles;
+  };
+  // A sketch cell: this second's and the previous second's counts
+  // (saturating), stamped with the second; in row 0 also the head of the
+  // chain of ring records hashed to it.
+  struct Cell {
+    int32_t sec = INT32_MIN;  // traffic second since the epoch
+    uint32_t link = 0;        // row 0: newest ring record here (see link_seq)
+    uint32_t pkts = 0, bytes = 0, flows = 0;
+    uint32_t prev_pkts = 0, prev_bytes = 0, prev_flows = 0;  // second sec - 1
+  };
+  static_assert(sizeof(Cell) == 32);
+  // Promotion level: an address gets an entity when a rate exceeds it (UINT64_MAX = rate not used).
+  struct Level {
+    uint64_t pkts = UINT64_MAX, bits = UINT64_MAX, flows = UINT64_MAX;
   };
   struct Key {
     IpAddr addr;
     uint8_t len;
     bool outbound;
   };
+  static Key host_key(const IpAddr& a, bool outbound) {
+    return Key{a, static_cast<uint8_t>(a.is_v4() ? 32 : 128), outbound};
+  }
   // The entity index: one 28-byte slot per (address, length) holding the
   // slab ids of its inbound (host or prefix) and outbound entities, so a
   // subscriber tracked both ways takes one slot (one cache miss a lookup).
@@ -192,6 +241,7 @@ class Detector final : public FlowSink {
     uint32_t& id(bool outbound) { return outbound ? out : in; }
   };
   static_assert(sizeof(Slot) == 28);
+  static_assert(sizeof(Rec) == 80);
   static Slot slot_of(const Key& k) {
     Slot s;
     std::memcpy(s.w, k.addr.bytes(), 16);
@@ -200,6 +250,28 @@ class Detector final : public FlowSink {
     return s;
   }
   uint32_t find_id(const Key& k) const;  // UINT32_MAX when not tracked
+  // Sketch hash of (address, direction) and its cell in a row.
+  static uint64_t sketch_hash(const IpAddr& a, bool outbound) {
+    uint64_t lo, hi;
+    std::memcpy(&lo, a.bytes(), 8);
+    std::memcpy(&hi, a.bytes() + 8, 8);
+    return mix64(lo ^ (outbound ? 0x6a09e667f3bcc909ull : 0), hi);
+  }
+  size_t cell_index(uint64_t h, size_t row) const {
+    uint64_t x = h + row * ((h << 32 | h >> 32) * kGoldenMul | 1);
+    return row * sketch_w_ + (sketch_bits_ ? static_cast<size_t>(x >> (64 - sketch_bits_)) : 0);
+  }
+  void prefetch_side(const IpAddr& a, bool outbound) const {
+    uint32_t id = find_id(host_key(a, outbound));
+    if (cells_.empty()) return;
+    uint64_t h = sketch_hash(a, outbound);
+    prefetch_line(&cells_[cell_index(h, 0)]);  // the ring chain's head, tracked or not
+    if (id != UINT32_MAX) {
+      prefetch_line(&at(id));
+      return;
+    }
+    for (size_t i = 1; i < sketch_rows_; ++i) prefetch_line(&cells_[cell_index(h, i)]);
+  }
   static constexpr uint32_t kChunk = 4096;  // entities per slab chunk
 
   Entity& at(uint32_t id) { return chunks_[id / kChunk][id % kChunk]; }
@@ -208,7 +280,22 @@ class Detector final : public FlowSink {
   const HostGroup* group_of(const Entity& e) const { return e.group ? &cfg_.groups[e.group - 1u] : nullptr; }
   int32_t rel_sec(TimeMs t) const;
   uint32_t entity(const Key& k, uint8_t kind, uint16_t group);
-  void account(uint32_t id, const Key& k, const FlowRecord& r, const IpAddr& peer, uint64_t pk, uint64_t by);
+  const Level& level(uint8_t kind, uint16_t group) const {
+    return levels_[kind == kOutbound ? levels_.size() - 1 : group];
+  }
+  void allocate();
+  uint64_t write_rec(const FlowRecord& r, uint8_t roles, uint64_t h_in, uint64_t h_out, uint64_t pk, uint64_t by);
+  bool link_seq(uint32_t link, uint64_t& seq) const;
+  bool sketch_add(uint64_t h, int32_t sec, uint64_t pk, uint64_t by, uint32_t flows, const Level& lv);
+  static void cell_to(Cell& c, int32_t sec);
+  bool hot(const Entity& e) const;
+  uint32_t promote(const Key& k, uint8_t kind, uint16_t group, uint64_t h, const FlowRecord& r, const IpAddr& peer,
+                   uint64_t pk, uint64_t by, uint64_t seq);
+  void fold(const IpAddr& a, bool outbound, const Entity& e);
+  bool collect(const Key& k, uint64_t h, uint64_t from, std::vector<uint64_t>& seqs) const;
+  bool ring_reaches(TimeMs t) const;
+  void account(uint32_t id, const Key& k, const FlowRecord& r, const IpAddr& peer, uint64_t pk, uint64_t by,
+               uint64_t seq);
   void roll(Entity& e, int64_t sec);
   void start_attack(uint32_t id, const Key& k, const std::string& why);
   void close_second(Entity& e);
@@ -230,8 +317,16 @@ class Detector final : public FlowSink {
   std::vector<std::unique_ptr<Entity[]>> chunks_;
   std::vector<uint32_t> free_;
   uint32_t next_id_ = 0;
-  std::vector<Rec> ring_;  // allocated on first use, cfg_.onset_records long
-  uint64_t head_ = 0;      // records ever written to the ring
+  std::vector<Level> levels_;  // default_host, then one per group (host), then outbound
+  std::vector<Cell> cells_;    // the sketch, sketch_rows_ x sketch_w_, allocated on first use
+  size_t sketch_rows_ = 0, sketch_w_ = 1;
+  int sketch_bits_ = 0;
+  std::vector<Rec> ring_;          // allocated on first use, onset_records long (a multiple of kBlock)
+  std::vector<TimeMs> ring_clock_;  // the clock when each kBlock of the ring was begun
+  static constexpr uint64_t kBlock = 4096;
+  uint64_t head_ = 0;  // records ever written to the ring
+  std::vector<uint64_t> scratch_;  // ring positions of one address (promotion, attack start)
+  uint64_t promotions_ = 0;
   bool have_epoch_ = false;
   int64_t epoch_s_ = 0;
   std::vector<Attack> attacks_;
