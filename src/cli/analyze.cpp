@@ -31,6 +31,8 @@ struct AnalyzeOptions {
   DdosOptions ddos;
   double meter_timeout = 1;
   uint32_t scan_min_destinations = 64;
+  size_t c2_max_destinations = c2::Config{}.max_destinations;
+  size_t c2_max_contacts = c2::Config{}.max_contacts;
   std::string format = "table";
   bool no_summary = false;
   bool no_c2 = false;
@@ -186,6 +188,8 @@ void run_analyze(AnalyzeOptions& o) {
   cfg.scan.darknet = parse_prefixes(o.darknet, "--darknet");
   cfg.scan.min_destinations = o.scan_min_destinations;
   cfg.discover_c2 = !o.no_c2;
+  cfg.c2.max_destinations = o.c2_max_destinations;
+  cfg.c2.max_contacts = o.c2_max_contacts;
   o.ddos.apply(cfg.ddos);
   cfg.meter.active_timeout_ms = cfg.meter.inactive_timeout_ms = static_cast<TimeMs>(o.meter_timeout * 1000);
 
@@ -245,6 +249,11 @@ void run_analyze(AnalyzeOptions& o) {
   report_errors("dns", dns.pcap_errors(), false);
   report_errors("dns", dns.dnstap_errors(), false);
   report_errors("dns", dns.log_errors(), false);
+  // The detectors' own counters (evictions at their memory bounds, untracked hosts): not data errors.
+  report_errors("ddos", p.ddos().errors(), false);
+  report_errors("scan", p.scan().errors(), false);
+  if (p.nxdomain()) report_errors("nxdomain", p.nxdomain()->counters(), false);
+  if (!o.no_c2) report_errors("c2", p.c2().counters(), false);
   if (read_failed)
     exit_code() = kFailure;
   else if (data_errors > 0)
@@ -281,6 +290,16 @@ void register_analyze(CLI::App& app) {
   cmd->add_option("--min-confidence", o->min_confidence, "Only print findings at least this confident (0-100)");
   cmd->add_flag("--no-summary", o->no_summary, "Do not print the per-host summary");
   cmd->add_flag("--no-c2-discovery", o->no_c2, "Do not rank unknown C&C candidates");
+  cmd->add_option("--c2-max-destinations", o->c2_max_destinations,
+                  "C&C discovery memory bound: destinations kept (~50-60 bytes each); beyond, single-host idle ones "
+                  "are evicted first (counted)")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 32))
+      ->capture_default_str();
+  cmd->add_option("--c2-max-contacts", o->c2_max_contacts,
+                  "C&C discovery memory bound: distinct (destination, host) contacts kept (~3-4 bytes each); beyond, "
+                  "the most popular destinations' contacts are evicted first (counted)")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 40))
+      ->capture_default_str();
   cmd->add_option("-f,--format", o->format, "Output format: table or jsonl")
       ->check(CLI::IsMember({"table", "jsonl"}))
       ->capture_default_str();

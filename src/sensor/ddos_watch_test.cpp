@@ -340,3 +340,24 @@ TEST(DdosCli, OutboundThresholdsFromTheCommandLine) {
   EXPECT_EQ(sources("--ddos-out-pps 7000").size(), 0u);
   EXPECT_EQ(sources("--ddos-out-pps 5500"), by_default);
 }
+
+// C&C discovery's memory bounds from the command line: at tiny bounds on the
+// demo ISP, destinations are evicted and the evictions are reported.
+TEST(DdosCli, C2MemoryBoundsFromTheCommandLineAreReported) {
+  const std::string demo = "../../data/demo";
+  auto dir = fs::temp_directory_path() / fmt::format("omamori-c2-bounds-{}", getpid());
+  fs::create_directories(dir);
+  auto err = dir / "err";
+  // (test::run sends the command's own stderr to /dev/null: the inner redirection keeps it.)
+  test::run(
+      fmt::format("cd '{}' && ('{}' -c omamori.toml analyze --no-summary -f jsonl --c2-max-destinations 1024 "
+                  "--c2-max-contacts 2048 >/dev/null 2>'{}')",
+                  demo, OMAMORI_BINARY, err.string()));
+  std::string e = slurp(err);
+  EXPECT_NE(e.find("c2: c2 destination evicted ("), std::string::npos) << e;
+  EXPECT_NE(e.find("c2: c2 contacts dropped with evicted destinations: "), std::string::npos) << e;
+  test::run(fmt::format("cd '{}' && ('{}' -c omamori.toml analyze --no-summary -f jsonl >/dev/null 2>'{}')", demo,
+                        OMAMORI_BINARY, err.string()));
+  EXPECT_EQ(slurp(err).find("c2 destination evicted"), std::string::npos) << slurp(err);
+  fs::remove_all(dir);
+}
