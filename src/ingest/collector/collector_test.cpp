@@ -1026,7 +1026,7 @@ TEST(CollectCli, SigtermStopsCleanlyReportsErrorsAndSavesTemplates) {
   std::string out = (dir / "out.csv").string(), err = (dir / "err.txt").string();
   std::string tfile = (dir / "t.bin").string();
   pid_t pid = start_cli({"flows", "collect", "--listen", "127.0.0.1:0", "--format", "csv", "--stats-interval", "0.2",
-                         "--templates", tfile},
+                         "--templates", tfile, "--metrics", "127.0.0.1:0"},
                         out, err);
   uint16_t port = cli_port(err);
   ASSERT_NE(port, 0) << slurp(err);
@@ -1041,6 +1041,27 @@ TEST(CollectCli, SigtermStopsCleanlyReportsErrorsAndSavesTemplates) {
       },
       10s))
       << slurp(out);
+  // The same counters on the Prometheus endpoint (workers publish them every 0.5 s).
+  std::smatch mp;
+  std::string e0 = slurp(err);
+  ASSERT_TRUE(std::regex_search(e0, mp, std::regex(R"(metrics on 127\.0\.0\.1:0 \(port (\d+)\))"))) << e0;
+  std::string metrics;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        metrics.clear();
+        run_cmd("curl -s --max-time 5 http://127.0.0.1:" + mp[1].str() + "/metrics", &metrics);
+        return metrics.find("omamori_collector_decode_errors_by_exporter_total{source=\"127.0.0.1\",reason=\"unknown "
+                            "flow export version\"} 1") != std::string::npos;
+      },
+      10s))
+      << metrics;
+  EXPECT_NE(metrics.find(R"(omamori_collector_records_total{listen="127.0.0.1:0",port=")" + std::to_string(port) +
+                         R"(",worker="0"} 2)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(omamori_collector_decode_errors_by_reason_total{reason="unknown flow export version"} 1)"),
+            std::string::npos)
+      << metrics;
   std::this_thread::sleep_for(300ms);
   kill(pid, SIGTERM);
   int rc = wait_exit(pid, 15s);
