@@ -131,8 +131,7 @@ void cmd_decide(C2Options& o, c2::Status decision) {
   std::string err;
   auto t = c2::parse_target(o.target, err);
   if (!t) throw CommandError(kUsage, err);
-  if (o.reason.find_first_not_of(" \t\r\n") == std::string::npos)
-    throw CommandError(kUsage, "--reason must say why");
+  if (o.reason.find_first_not_of(" \t\r\n") == std::string::npos) throw CommandError(kUsage, "--reason must say why");
   if (o.ttl_days < 0) throw CommandError(kUsage, "--ttl-days must not be negative");
   if (o.confidence > 100) throw CommandError(kUsage, "--confidence must be 0-100");
   // A decision changes what the detectors flag (confirmed destinations enter
@@ -154,17 +153,11 @@ void cmd_decide(C2Options& o, c2::Status decision) {
     c2::Decision dec = s.decide(*t, decision, d);
     intel::IntelDb db(intel_path);
     auto st = c2::publish(s, db, d.now);
-    try {
-      privacy::AuditLog(ps.audit_log)
-          .append({access.actor, std::string(privacy::role_name(access.role)), std::string(action), dec.target,
-                   o.reason,
-                   {{"candidates", dec.candidates},
-                    {"feed", std::string(c2::CandidateStore::kFeed)},
-                    {"feed_indicators", st.total},
-                    {"forced", o.force}}});
-    } catch (const std::exception& e) {
-      throw CommandError(kFailure, std::string("audit log: ") + e.what());
-    }
+    audit_command(ps, access, action, dec.target, o.reason,
+                  {{"candidates", dec.candidates},
+                   {"feed", std::string(c2::CandidateStore::kFeed)},
+                   {"feed_indicators", st.total},
+                   {"forced", o.force}});
     fmt::print("{} {} by {} ({} recorded candidate(s): {}); feed {} now has {} indicator(s)\n",
                c2::status_name(decision), dec.target, dec.actor, dec.candidates.size(), fmt::join(dec.candidates, ", "),
                c2::CandidateStore::kFeed, st.total);
@@ -203,11 +196,14 @@ void cmd_history(const C2Options& o) {
 }
 
 void add_common(CLI::App* cmd, C2Options& o) {
-  cmd->add_option("--db", o.db, "The C&C candidate store (SQLite; may be the intel store's file)")->capture_default_str();
+  cmd->add_option("--db", o.db, "The C&C candidate store (SQLite; may be the intel store's file)")
+      ->capture_default_str();
 }
 
 void add_format(CLI::App* cmd, C2Options& o) {
-  cmd->add_option("--format", o.format, "table or jsonl")->check(CLI::IsMember({"table", "jsonl"}))->capture_default_str();
+  cmd->add_option("--format", o.format, "table or jsonl")
+      ->check(CLI::IsMember({"table", "jsonl"}))
+      ->capture_default_str();
   cmd->add_flag("--json", o.json, "Same as --format jsonl: one JSON object per line");
 }
 

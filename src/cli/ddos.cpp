@@ -5,16 +5,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "cli/common.hpp"
 #include "cli/ddos_options.hpp"
 #include "cli/flows_commands.hpp"
 #include "core/time.hpp"
-#include "ingest/collector/metrics.hpp"
+#include "privacy/fileutil.hpp"
 #include "sensor/ddos_watch.hpp"
 
 namespace omamori::cli {
@@ -22,41 +20,16 @@ namespace omamori::cli {
 namespace {
 
 struct WatchOptions {
-  CollectorConfig collector;
-  double template_timeout = 1800;
-  std::string metrics;
+  CollectorCommand collector;
   DdosOptions ddos;
   std::vector<std::string> subscribers;
   std::string format = "text";
   std::string reports_dir;
   std::string findings_file;
   size_t top_sources = 10;
-  bool stats = false;
 };
 
-Collector* g_watch_collector = nullptr;
-
-void on_watch_stop_signal(int) {
-  if (g_watch_collector) g_watch_collector->stop();
-}
-
-// Writes the file whole or not at all (a reader never sees half a report).
-bool write_atomically(const std::filesystem::path& path, const std::string& text) {
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text << '\n';
-    if (!out) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
-}
-
 void run_watch(WatchOptions& o) {
-  if (o.collector.stats_interval > 0) o.stats = true;
-  o.collector.netflow.template_timeout_ms = static_cast<TimeMs>(o.template_timeout * 1000);
   ddos::Config dc;
   o.ddos.apply(dc);
   dc.subscribers = parse_prefixes(o.subscribers, "--subscribers");
@@ -72,7 +45,7 @@ void run_watch(WatchOptions& o) {
   }
 
   sensor::DdosWatch watch(dc, [] { return now_ms(); });
-  uint64_t started = 0, ended = 0, write_failures = 0;
+  uint64_t write_failures = 0;
   bool json = o.format == "jsonl";
   watch.on_event = [&](const ddos::Attack& a, bool start) {
     int64_t wall = now_ms();
@@ -81,16 +54,17 @@ void run_watch(WatchOptions& o) {
     std::fputc('\n', stdout);
     std::fflush(stdout);
     if (start) {
-      ++started;
-      spdlog::warn("ddos: attack on {} started ({}, {})", a.target.str(), a.vector(), a.trigger);
+      spdlog::warn("ddos: attack on {} started ({}, {})", a.target_str(), a.vector(), a.trigger);
       return;
     }
-    ++ended;
     if (!o.reports_dir.empty()) {
-      auto path = std::filesystem::path(o.reports_dir) / sensor::report_file_name(a);
-      if (!write_atomically(path, watch.detector().report_json(a, 0))) {
+      // Written whole or not at all: a reader never sees half a report.
+      auto path = (std::filesystem::path(o.reports_dir) / sensor::report_file_name(a)).string();
+      try {
+        privacy::replace_file(path, watch.detector().report_json(a, 0) + "\n", 0644);
+      } catch (const std::exception& e) {
         ++write_failures;
-        spdlog::error("ddos watch: cannot write {}", path.string());
+        spdlog::error("ddos watch: {}", e.what());
       }
     }
     if (findings) {
@@ -104,50 +78,20 @@ void run_watch(WatchOptions& o) {
     }
   };
 
-  Collector col(o.collector);
-  std::string err;
-  if (!col.open(err)) throw CommandError(kUsage, "ddos watch: " + err);
+  Collector col(o.collector.config());
   col.set_idle_hook([&watch] { watch.idle(); });
-  auto exporter = start_metrics(o.metrics, "ddos watch");
-  if (exporter)
-    exporter->add_source([&col, &watch](std::vector<metrics::Sample>& out) {
-      collector_samples(col, out);
-      watch.samples(out);
-    });
-  g_watch_collector = &col;
-  struct sigaction sa {};
-  sa.sa_handler = on_watch_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {
-  }, old_term{};
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-
-  std::string ports;
-  auto p = col.ports();
-  for (size_t i = 0; i < p.size(); ++i) ports += fmt::format("{}{}->{}", i ? " " : "", o.collector.listen[i], p[i]);
-  spdlog::info("ddos watch: listening {}", ports);
-  // Scripts and tests that listen on port 0 read the port from here.
-  fmt::print(stderr, "ddos watch: listening {}\n", ports);
-
-  col.run(watch, o.stats ? stderr : nullptr);
+  o.collector.run(col, watch, "ddos watch", [&watch](std::vector<metrics::Sample>& out) { watch.samples(out); });
   watch.finish();
-
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
-  g_watch_collector = nullptr;
   if (findings) std::fclose(findings);
 
-  if (o.stats) fmt::print(stderr, "{}", col.format_stats(false));
   fmt::print(stderr, "ddos watch: {} records, {} attack(s) started, {} ended, {} host(s) tracked\n", watch.records(),
-             started, ended, watch.detector().entities());
-  report_errors("decode", col.all_errors(), true);
-  report_errors("drop", col.all_drops(), false);
+             watch.started(), watch.ended(), watch.detector().entities());
+  bool input_errors = o.collector.report(col);
   report_errors("ddos", watch.detector().errors(), false);
   if (write_failures > 0) {
     fmt::print(stderr, "ddos watch: {} report/finding write(s) failed\n", write_failures);
     exit_code() = kFailure;
-  } else if (col.all_errors().total() > 0 || col.all_drops().total() > 0) {
+  } else if (input_errors) {
     exit_code() = kDataErrors;
   }
 }
@@ -162,7 +106,7 @@ void register_ddos(CLI::App& app) {
       "watch",
       "Receive NetFlow/IPFIX/sFlow over UDP and report each DDoS attack (inbound on protected hosts, outbound from "
       "subscribers) the moment it starts and when it ends");
-  add_collector_options(cmd, o->collector, o->template_timeout, o->metrics);
+  o->collector.add_to(cmd);
   o->ddos.add_to(cmd);
   cmd->add_option("--subscribers", o->subscribers,
                   "Subscriber prefixes: their hosts sending attack traffic are reported too (outbound)");
@@ -175,7 +119,6 @@ void register_ddos(CLI::App& app) {
                   "for the operators of the sending networks)");
   cmd->add_option("--findings", o->findings_file,
                   "Append each ended attack's finding (JSON line) to this file, for `omamori cases ingest`");
-  cmd->add_flag("--stats", o->stats, "Print collector counters to stderr periodically and at exit");
   cmd->callback([o] { run_watch(*o); });
 }
 

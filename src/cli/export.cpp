@@ -12,6 +12,7 @@
 #include "cli/store_options.hpp"
 #include "core/counters.hpp"
 #include "privacy/audit.hpp"
+#include "privacy/fileutil.hpp"
 #include "privacy/pseudonym.hpp"
 #include "privacy/roles.hpp"
 #include "privacy/scrub.hpp"
@@ -51,7 +52,7 @@ void run_findings(ExportOptions& o) {
   }
   privacy::AddressScrubber scrub(*ps, internal);
 
-  // Written to a temporary file first: a failed export leaves no partial file.
+  // Built in memory, then written whole: a failed export leaves no partial file.
   std::string out;
   ReasonCounters bad;
   uint64_t lines = 0, exported = 0;
@@ -74,31 +75,22 @@ void run_findings(ExportOptions& o) {
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
   } else {
-    std::string tmp = o.output + ".tmp";
-    {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      f.write(out.data(), static_cast<std::streamsize>(out.size()));
-      if (!f.flush()) throw CommandError(kFailure, "export: cannot write " + tmp);
+    try {
+      privacy::replace_file(o.output, out, 0600);  // whole or not at all; it holds pseudonymised data only
+    } catch (const std::exception& e) {
+      throw CommandError(kFailure, std::string("export: ") + e.what());
     }
-    if (std::rename(tmp.c_str(), o.output.c_str()) != 0)
-      throw CommandError(kFailure, "export: cannot rename " + tmp + " to " + o.output);
   }
   nlohmann::json malformed = nlohmann::json::object();
   for (const auto& r : bad.snapshot(false)) malformed[r.reason] = r.count;
-  try {
-    privacy::AuditLog(o.privacy.audit_log)
-        .append({access.actor, std::string(privacy::role_name(access.role)), std::string(privacy::kActionExport),
-                 "findings", o.reason,
-                 {{"input", o.input},
-                  {"output", o.output},
-                  {"findings", exported},
-                  {"malformed", malformed},
-                  {"addresses_pseudonymised", scrub.replaced()},
-                  {"internal", o.internal.empty() ? nlohmann::json("every address") : nlohmann::json(o.internal)},
-                  {"sha256", privacy::sha256_hex(out)}}});
-  } catch (const std::exception& e) {
-    throw CommandError(kFailure, std::string("audit log: ") + e.what());
-  }
+  audit_command(o.privacy, access, privacy::kActionExport, "findings", o.reason,
+                {{"input", o.input},
+                 {"output", o.output},
+                 {"findings", exported},
+                 {"malformed", malformed},
+                 {"addresses_pseudonymised", scrub.replaced()},
+                 {"internal", o.internal.empty() ? nlohmann::json("every address") : nlohmann::json(o.internal)},
+                 {"sha256", privacy::sha256_hex(out)}});
   fmt::print(stderr, "export: {} finding(s), {} address(es) pseudonymised{}{}\n", exported, scrub.replaced(),
              o.internal.empty() ? " (every address: no --internal prefixes)" : "",
              bad.total() ? fmt::format(", {} malformed line(s) not exported", bad.total()) : "");
@@ -109,12 +101,14 @@ void run_findings(ExportOptions& o) {
 
 void register_export(CLI::App& app) {
   auto o = std::make_shared<ExportOptions>();
-  auto* exp = app.add_subcommand("export", "Data leaving the system, with the ISP's addresses pseudonymised; audited "
-                                           "(needs the export permission)");
+  auto* exp = app.add_subcommand("export",
+                                 "Data leaving the system, with the ISP's addresses pseudonymised; audited "
+                                 "(needs the export permission)");
   exp->require_subcommand(1);
   auto* f = exp->add_subcommand(
-      "findings", "Findings (JSON lines of `omamori analyze --format jsonl`) with internal addresses replaced by "
-                  "keyed prefix-preserving pseudonyms (Crypto-PAn), everywhere they appear");
+      "findings",
+      "Findings (JSON lines of `omamori analyze --format jsonl`) with internal addresses replaced by "
+      "keyed prefix-preserving pseudonyms (Crypto-PAn), everywhere they appear");
   f->add_option("input", o->input, "Findings file, - for standard input")->capture_default_str();
   f->add_option("-o,--out", o->output, "Output file, - for standard output")->capture_default_str();
   f->add_option("--internal", o->internal,

@@ -15,11 +15,8 @@ namespace omamori::cli {
 namespace {
 
 struct CollectOptions {
-  CollectorConfig cfg;
+  CollectorCommand collector;
   FlowOutputOptions out;
-  bool stats = false;
-  double template_timeout = 1800;  // seconds
-  std::string metrics;
 };
 
 Collector* g_collector = nullptr;
@@ -30,65 +27,71 @@ void on_collect_stop_signal(int) {
 }
 
 void run_collect(CollectOptions& o) {
-  if (o.stats && o.cfg.stats_interval <= 0) o.cfg.stats_interval = 10;
-  o.cfg.netflow.template_timeout_ms = static_cast<TimeMs>(o.template_timeout * 1000);
-  Collector col(o.cfg);
-  std::string err;
-  if (!col.open(err)) throw CommandError(kUsage, "flows collect: " + err);
-  auto exporter = start_metrics(o.metrics, "flows collect");
-  if (exporter) exporter->add_source([&col](std::vector<metrics::Sample>& out) { collector_samples(col, out); });
+  Collector col(o.collector.config());
   FlowSink& sink = o.out.open();
   col.set_idle_hook([&o] { o.out.flush(); });
+  o.collector.run(col, sink, "collector");
+  o.out.finish();
+  if (o.collector.report(col)) exit_code() = kDataErrors;
+}
+
+}  // namespace
+
+CollectorConfig CollectorCommand::config() const {
+  CollectorConfig c = cfg;
+  if (stats && c.stats_interval <= 0) c.stats_interval = 10;  // --stats alone: every 10 s
+  c.netflow.template_timeout_ms = static_cast<TimeMs>(template_timeout * 1000);
+  return c;
+}
+
+void CollectorCommand::run(Collector& col, FlowSink& sink, const char* label, metrics::Exporter::Source more) {
+  std::string err;
+  if (!col.open(err)) throw CommandError(kUsage, fmt::format("{}: {}", label, err));
+  std::unique_ptr<metrics::Exporter> exporter;
+  if (!metrics.empty()) {
+    try {
+      exporter = std::make_unique<metrics::Exporter>(metrics);
+    } catch (const std::exception& e) {
+      throw CommandError(kUsage, fmt::format("{}: {}", label, e.what()));
+    }
+    fmt::print(stderr, "{}: metrics on {} (port {})\n", label, metrics, exporter->port());
+    exporter->add_source([&col](std::vector<metrics::Sample>& out) { collector_samples(col, out); });
+    if (more) exporter->add_source(std::move(more));
+  }
 
   g_collector = &col;
   struct sigaction sa {};
   sa.sa_handler = on_collect_stop_signal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
 
   std::string ports;
   auto p = col.ports();
-  for (size_t i = 0; i < p.size(); ++i)
-    ports += fmt::format("{}{}->{}", i ? " " : "", o.cfg.listen[i], p[i]);
-  spdlog::info("collector: listening {} with {} worker(s) each", ports, o.cfg.workers);
-  // Tests and scripts that listen on port 0 read the port from here.
-  if (o.stats) fmt::print(stderr, "collector: listening {}\n", ports);
+  for (size_t i = 0; i < p.size(); ++i) ports += fmt::format("{}{}->{}", i ? " " : "", cfg.listen[i], p[i]);
+  spdlog::info("{}: listening {} with {} worker(s) each", label, ports, cfg.workers);
+  fmt::print(stderr, "{}: listening {}\n", label, ports);
 
-  col.run(sink, o.stats ? stderr : nullptr);
+  col.run(sink, show_stats() ? stderr : nullptr);
 
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
   g_collector = nullptr;
-  o.out.finish();
+}
 
-  if (o.stats) fmt::print(stderr, "{}", col.format_stats(false));
+bool CollectorCommand::report(const Collector& col) const {
+  if (show_stats()) fmt::print(stderr, "{}", col.format_stats(false));
   auto errors = col.all_errors();
   auto drops = col.all_drops();
   report_errors("decode", errors, true);
   report_errors("drop", drops, false);
-  if (errors.total() > 0 || drops.total() > 0) exit_code() = kDataErrors;
+  return errors.total() > 0 || drops.total() > 0;
 }
 
-}  // namespace
-
-std::unique_ptr<metrics::Exporter> start_metrics(const std::string& listen, const char* command) {
-  if (listen.empty()) return nullptr;
-  try {
-    auto ex = std::make_unique<metrics::Exporter>(listen);
-    // Scripts and tests that ask for port 0 read the port from here.
-    fmt::print(stderr, "{}: metrics on {} (port {})\n", command, listen, ex->port());
-    return ex;
-  } catch (const std::exception& e) {
-    throw CommandError(kUsage, fmt::format("{}: {}", command, e.what()));
-  }
-}
-
-void add_collector_options(CLI::App* cmd, CollectorConfig& c, double& template_timeout, std::string& metrics) {
-  cmd->add_option("--metrics", metrics,
-                  "Serve Prometheus metrics (GET /metrics) on ADDR:PORT, e.g. 127.0.0.1:9464; port 0 lets the "
-                  "kernel choose");
+void CollectorCommand::add_to(CLI::App* cmd) {
+  auto& c = cfg;
   cmd->add_option("-l,--listen", c.listen,
                   "ADDR:PORT to listen on, repeatable: 0.0.0.0:2055, [::]:4739, [::1]:9995, :6343 (all addresses, "
                   "IPv4 and IPv6); port 0 lets the kernel choose")
@@ -117,10 +120,15 @@ void add_collector_options(CLI::App* cmd, CollectorConfig& c, double& template_t
                   "Forget a NetFlow v9/IPFIX template not refreshed for this many seconds (0 = never)")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
-  cmd->add_option("--stats-interval", c.stats_interval, "Seconds between periodic counters (implies --stats; default 10)")
+  cmd->add_option("--stats-interval", c.stats_interval,
+                  "Seconds between periodic counters (implies --stats; default 10)")
       ->check(CLI::Range(0.0, 86400.0));
   cmd->add_option("--count", c.count, "Stop after this many records");
   cmd->add_option("--duration", c.duration, "Stop after this many seconds")->check(CLI::Range(0.0, 1e9));
+  cmd->add_flag("--stats", stats, "Print counters to stderr periodically (see --stats-interval) and at exit");
+  cmd->add_option("--metrics", metrics,
+                  "Serve Prometheus metrics (GET /metrics) on ADDR:PORT, e.g. 127.0.0.1:9464; port 0 lets the "
+                  "kernel choose");
 }
 
 void register_flows_collect(CLI::App& flows) {
@@ -128,13 +136,9 @@ void register_flows_collect(CLI::App& flows) {
   auto* cmd = flows.add_subcommand(
       "collect",
       "Receive NetFlow v5/v9, IPFIX and sFlow v5 exports over UDP (SO_REUSEPORT workers, one output stream)");
-  add_collector_options(cmd, o->cfg, o->template_timeout, o->metrics);
-  cmd->add_flag("--stats", o->stats, "Print counters to stderr periodically (see --stats-interval) and at exit");
+  o->collector.add_to(cmd);
   o->out.add_to(cmd);
-  cmd->callback([o] {
-    if (o->cfg.stats_interval > 0) o->stats = true;
-    run_collect(*o);
-  });
+  cmd->callback([o] { run_collect(*o); });
 }
 
 }  // namespace omamori::cli

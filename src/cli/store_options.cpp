@@ -11,8 +11,9 @@ namespace omamori::cli {
 
 void StoreOptions::add_to(CLI::App* app, bool case_policy) {
   privacy.add_to(app);
-  app->add_option("--db", db, "Database URL: sqlite:PATH or postgresql://user@host:port/dbname (default "
-                              "sqlite:<state-dir>/omamori.db)");
+  app->add_option("--db", db,
+                  "Database URL: sqlite:PATH or postgresql://user@host:port/dbname (default "
+                  "sqlite:<state-dir>/omamori.db)");
   app->add_option("--directory-db", directory_db,
                   "Database URL of the subscriber directory, when kept in a separate database (default: --db)");
   if (case_policy) {
@@ -37,7 +38,9 @@ std::string StoreOptions::db_url() const {
   return "sqlite:" + (std::filesystem::path(dir) / "omamori.db").string();
 }
 
-std::string StoreOptions::directory_url() const { return directory_db.empty() ? db_url() : directory_db; }
+std::string StoreOptions::directory_url() const {
+  return directory_db.empty() ? db_url() : directory_db;
+}
 
 cases::Policy StoreOptions::policy() const {
   cases::Policy p;
@@ -75,8 +78,13 @@ cases::PseudonymFn StoreOptions::pseudonymiser() const {
 
 void StoreOptions::audit(const privacy::Access& a, std::string_view action, const std::string& subject,
                          const std::string& reason, nlohmann::json detail) const {
+  audit_command(privacy, a, action, subject, reason, std::move(detail));
+}
+
+void audit_command(const privacy::Settings& settings, const privacy::Access& a, std::string_view action,
+                   const std::string& subject, const std::string& reason, nlohmann::json detail) {
   try {
-    privacy::AuditLog(privacy.audit_log)
+    privacy::AuditLog(settings.audit_log)
         .append({a.actor, std::string(privacy::role_name(a.role)), std::string(action), subject, reason,
                  std::move(detail)});
   } catch (const std::exception& e) {

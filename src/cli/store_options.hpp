@@ -4,7 +4,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,8 +17,8 @@ namespace omamori::cli {
 
 struct StoreOptions {
   privacy::Settings privacy;  // state_dir: --state-dir, $OMAMORI_STATE_DIR, else /var/lib/omamori
-  std::string db;            // default: sqlite:<state-dir>/omamori.db
-  std::string directory_db;  // default: the same database as --db
+  std::string db;             // default: sqlite:<state-dir>/omamori.db
+  std::string directory_db;   // default: the same database as --db
   double warn_interval_days = 7;
   double reinfection_days = 30;
 
@@ -42,6 +41,11 @@ struct StoreOptions {
 // or an unreadable configuration, kUsage on a bad role name.
 privacy::Access authorize_command(privacy::Settings& settings, privacy::Permission p, std::string_view action,
                                   std::string_view subject = {});
+
+// Appends an entry for the acting user to the settings' audit log; throws
+// CommandError (kFailure) when it cannot.
+void audit_command(const privacy::Settings& settings, const privacy::Access& a, std::string_view action,
+                   const std::string& subject, const std::string& reason, nlohmann::json detail);
 
 // Open connections; the directory shares the cases connection when both URLs agree.
 struct Stores {

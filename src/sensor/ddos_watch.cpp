@@ -13,17 +13,22 @@ DdosWatch::DdosWatch(ddos::Config cfg, std::function<int64_t()> wall_ms)
     : det_(std::move(cfg)), wall_ms_(std::move(wall_ms)) {
   det_.on_start = [this](const ddos::Attack& a) {
     (a.outbound ? started_out_ : started_in_).fetch_add(1, std::memory_order_relaxed);
+    publish();
     if (on_event) on_event(a, true);
   };
   det_.on_end = [this](const ddos::Attack& a) {
     (a.outbound ? ended_out_ : ended_in_).fetch_add(1, std::memory_order_relaxed);
+    publish();
     if (on_event) on_event(a, false);
   };
 }
 
 void DdosWatch::on_flow(const FlowRecord& r) {
   // One writer: a relaxed load and store, no locked instruction per record.
-  records_.store(records_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const uint64_t n = records_.load(std::memory_order_relaxed) + 1;
+  records_.store(n, std::memory_order_relaxed);
+  // A busy collector is never idle: publish the detector's counters now and then all the same.
+  if ((n & kPublishEvery) == 0) publish();
   if (!have_traffic_ || r.end > traffic_) traffic_ = r.end;
   have_traffic_ = true;
   fresh_ = true;
@@ -80,20 +85,11 @@ void DdosWatch::samples(std::vector<metrics::Sample>& out) const {
                        pub_errors_);
 }
 
-namespace {
-
-std::string target_str(const ddos::Attack& a) {
-  bool host = a.prefix_len == (a.target.is_v4() ? 32 : 128);
-  return host ? a.target.str() : Prefix(a.target, a.prefix_len).str();
-}
-
-}  // namespace
-
 std::string event_json(const ddos::Attack& a, bool start, int64_t wall_ms, size_t top_sources) {
   nlohmann::ordered_json j;
   j["event"] = start ? "attack_start" : "attack_end";
   j["wall"] = format_rfc3339(wall_ms);
-  j["target"] = target_str(a);
+  j["target"] = a.target_str();
   j["direction"] = a.outbound ? "outbound" : "inbound";
   if (!a.group.empty()) j["group"] = a.group;
   j["vector"] = a.vector();
@@ -108,7 +104,7 @@ std::string event_json(const ddos::Attack& a, bool start, int64_t wall_ms, size_
     j["peak_pps"] = a.peak_pps;
     j["peak_bps"] = a.peak_bps;
   }
-  j["distinct_sources"] = a.sources.size() + a.sources_dropped;
+  j["distinct_sources"] = a.distinct_sources();
   auto& top = j[a.outbound ? "top_destinations" : "top_sources"];
   top = nlohmann::ordered_json::array();
   for (const auto& [ip, s] : a.top_sources(top_sources)) {
@@ -127,14 +123,14 @@ std::string event_json(const ddos::Attack& a, bool start, int64_t wall_ms, size_
 std::string event_text(const ddos::Attack& a, bool start, int64_t wall_ms) {
   if (start)
     return fmt::format("{} attack start  {} {} {} vector {} ({}), {} source(s); began {}, detected {}",
-                       format_rfc3339(wall_ms), target_str(a), a.outbound ? "outbound" : "inbound",
-                       a.group.empty() ? "-" : a.group, a.vector(), a.trigger, a.sources.size() + a.sources_dropped,
+                       format_rfc3339(wall_ms), a.target_str(), a.outbound ? "outbound" : "inbound",
+                       a.group.empty() ? "-" : a.group, a.vector(), a.trigger, a.distinct_sources(),
                        format_rfc3339(a.start), format_rfc3339(a.detected));
   return fmt::format(
       "{} attack end    {} {} vector {}: {} packets, {} bytes, peak {} packets/s {:.1f} Mbit/s, {} "
       "source(s); {} to {}",
-      format_rfc3339(wall_ms), target_str(a), a.outbound ? "outbound" : "inbound", a.vector(), a.packets, a.bytes,
-      a.peak_pps, static_cast<double>(a.peak_bps) / 1e6, a.sources.size() + a.sources_dropped, format_rfc3339(a.start),
+      format_rfc3339(wall_ms), a.target_str(), a.outbound ? "outbound" : "inbound", a.vector(), a.packets, a.bytes,
+      a.peak_pps, static_cast<double>(a.peak_bps) / 1e6, a.distinct_sources(), format_rfc3339(a.start),
       format_rfc3339(a.end));
 }
 
@@ -143,7 +139,7 @@ std::string report_file_name(const ddos::Attack& a) {
   std::string stamp;
   for (char c : t)
     if (c != '-' && c != ':') stamp.push_back(c == '.' ? '_' : c);
-  std::string target = target_str(a);
+  std::string target = a.target_str();
   std::replace(target.begin(), target.end(), ':', '_');
   std::replace(target.begin(), target.end(), '/', '_');
   return fmt::format("{}-{}-{}.json", stamp, target, a.outbound ? "outbound" : "inbound");

@@ -35,21 +35,28 @@ class DdosWatch final : public FlowSink {
 
   void on_flow(const FlowRecord& r) override;
   // The collector's output thread is idle: move traffic time on with the wall
-  // clock (at most every tick_ms of wall time).
+  // clock (at most every kTickMs of wall time).
   void idle();
   // End of input: ends every attack still active (at its last packet).
   void finish();
 
   const ddos::Detector& detector() const { return det_; }
   uint64_t records() const { return records_.load(std::memory_order_relaxed); }
+  uint64_t started() const {
+    return started_in_.load(std::memory_order_relaxed) + started_out_.load(std::memory_order_relaxed);
+  }
+  uint64_t ended() const {
+    return ended_in_.load(std::memory_order_relaxed) + ended_out_.load(std::memory_order_relaxed);
+  }
   // Prometheus samples (any thread): omamori_ddos_records_total,
   // omamori_ddos_attacks_{started,ended}_total{direction}, omamori_ddos_attacks_active,
-  // omamori_ddos_entities, omamori_ddos_events_total{reason} (the detector's counters,
-  // as published at the last idle tick or event).
+  // omamori_ddos_entities, omamori_ddos_events_total{reason} (the detector's counters
+  // as published at the last idle tick, attack start or end, or every 65,536 records).
   void samples(std::vector<metrics::Sample>& out) const;
   TimeMs traffic_time() const { return traffic_; }
 
   static constexpr int64_t kTickMs = 100;
+  static constexpr uint64_t kPublishEvery = (uint64_t{1} << 16) - 1;  // mask: every 65,536 records
 
  private:
   void publish();  // output thread: copies the detector's counters for samples()
@@ -68,10 +75,11 @@ class DdosWatch final : public FlowSink {
   int64_t last_tick_ = 0;
 };
 
-// One event as a JSON line: {"event":"attack_start"|"attack_end", "wall":..,
-// "target", "direction", "vector", "trigger", "start", "detected", and at the
-// end also "end", "packets", "bytes", "peak_pps", "peak_bps",
-// "distinct_sources", "top_sources"}.
+// One event as a JSON line: {"event":"attack_start"|"attack_end", "wall",
+// "target", "direction", "group" (if any), "vector", "trigger", "start",
+// "detected", at the end also "end", "packets", "bytes", "flows", "peak_pps",
+// "peak_bps"; then "distinct_sources" and "top_sources" (outbound:
+// "top_destinations")}.
 std::string event_json(const ddos::Attack& a, bool start, int64_t wall_ms, size_t top_sources);
 // The same as one line of text for a terminal.
 std::string event_text(const ddos::Attack& a, bool start, int64_t wall_ms);

@@ -26,6 +26,10 @@ std::vector<std::pair<IpAddr, SourceStat>> Attack::top_sources(size_t n) const {
   return v;
 }
 
+std::string Attack::target_str() const {
+  return prefix_len == (target.is_v4() ? 32 : 128) ? target.str() : Prefix(target, prefix_len).str();
+}
+
 Detector::Detector(Config cfg) : cfg_(std::move(cfg)) {
   LpmTable<uint32_t>::Builder b;
   for (uint32_t g = 0; g < cfg_.groups.size(); ++g)
@@ -605,10 +609,8 @@ Finding Detector::finding(const Attack& a) const {
   f.family = v;
   f.events = a.packets;
   uint64_t n = a.sources.size();
-  std::string target = a.prefix_len == (a.target.is_v4() ? 32 : 128) ? a.target.str()
-                                                                      : Prefix(a.target, a.prefix_len).str();
-  // Confidence grows with how far the peak went past the trigger.
-  f.confidence = 90;
+  std::string target = a.target_str();
+  f.confidence = 90;  // a threshold was crossed
   if (a.outbound) {
     f.explanation = fmt::format(
         "{} sent {} attack traffic to {} destination(s): peak {} packets/s, {:.1f} Mbit/s ({}), from {} to {}",
@@ -617,7 +619,7 @@ Finding Detector::finding(const Attack& a) const {
   } else {
     f.explanation = fmt::format(
         "{} was attacked ({}) from {} source address(es): peak {} packets/s, {:.1f} Mbit/s; detected at {} ({})",
-        target, v, n + a.sources_dropped, a.peak_pps, static_cast<double>(a.peak_bps) / 1e6,
+        target, v, a.distinct_sources(), a.peak_pps, static_cast<double>(a.peak_bps) / 1e6,
         format_rfc3339(a.detected), a.trigger);
   }
   f.details = {{"vector", v},
@@ -633,7 +635,7 @@ Finding Detector::finding(const Attack& a) const {
 
 std::string Detector::report_json(const Attack& a, size_t max_sources) const {
   nlohmann::ordered_json j;
-  j["target"] = a.prefix_len == (a.target.is_v4() ? 32 : 128) ? a.target.str() : Prefix(a.target, a.prefix_len).str();
+  j["target"] = a.target_str();
   j["direction"] = a.outbound ? "outbound" : "inbound";
   j["vector"] = a.vector();
   j["start"] = format_rfc3339(a.start);
@@ -644,7 +646,7 @@ std::string Detector::report_json(const Attack& a, size_t max_sources) const {
   j["bytes"] = a.bytes;
   j["peak_pps"] = a.peak_pps;
   j["peak_bps"] = a.peak_bps;
-  j["distinct_sources"] = a.sources.size() + a.sources_dropped;
+  j["distinct_sources"] = a.distinct_sources();
   auto& classes = j["packets_by_class"];
   static const char* kCls[kClassCount] = {"tcp_syn", "tcp_synack", "tcp_ack", "tcp_rst", "tcp_other",
                                           "udp", "udp_reflected", "icmp", "fragment", "other"};

@@ -131,6 +131,10 @@ struct Attack {
   uint64_t sources_dropped = 0;                     // beyond max_sources_per_attack
 
   std::string vector() const { return vector_name(vectors); }
+  // The target as shown: the address of a host, ADDRESS/LEN of a prefix.
+  std::string target_str() const;
+  // Sources (outbound: destinations) seen, including those beyond max_sources_per_attack.
+  uint64_t distinct_sources() const { return sources.size() + sources_dropped; }
   // The sources sorted by bytes, at most n.
   std::vector<std::pair<IpAddr, SourceStat>> top_sources(size_t n) const;
 };

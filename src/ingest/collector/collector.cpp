@@ -345,6 +345,10 @@ Collector::~Collector() {
 void Collector::set_idle_hook(std::function<void()> f) { idle_hook_ = std::move(f); }
 
 bool Collector::open(std::string& err) {
+  if (waker_.fd < 0) {
+    err = std::string("cannot create the output thread's eventfd: ") + std::strerror(errno);
+    return false;
+  }
   if (cfg_.listen.empty()) {
     err = "no listen address (--listen ADDR:PORT)";
     return false;
@@ -607,7 +611,7 @@ void Collector::run(FlowSink& sink, std::FILE* stats_out) {
   uint64_t out = 0;
   CollectorTotals prev{};
   TimeMs prev_ms = started_ms_;
-  unsigned idle = 0;
+  bool idle = false;  // nothing was delivered last time round
   TimeMs next_hook = 0;
 
   auto deliver = [&](Worker& w, unsigned max_batches) {
@@ -666,16 +670,16 @@ void Collector::run(FlowSink& sink, std::FILE* stats_out) {
       if (all_done && empty) break;
     }
     if (any) {
-      idle = 0;
+      idle = false;
       continue;
     }
     // Idle: the hook runs on entering idle and then every kIdleHookMs (a
     // buffered writer flushes, a live detector's clock moves on).
-    if (idle_hook_ && (idle == 0 || now >= next_hook)) {
+    if (idle_hook_ && (!idle || now >= next_hook)) {
       idle_hook_();
       next_hook = now + kIdleHookMs;
     }
-    ++idle;
+    idle = true;
     // Sleep until a worker publishes a batch, or until the next timed duty.
     TimeMs wake = now + kIdleHookMs;
     if (deadline) wake = std::min(wake, deadline);
@@ -683,10 +687,6 @@ void Collector::run(FlowSink& sink, std::FILE* stats_out) {
     if (!cfg_.templates.empty() && save_every > 0) wake = std::min(wake, next_save);
     // Stopping: the workers finish within their receive timeout; look every millisecond.
     int timeout = stopping() ? 1 : static_cast<int>(std::clamp<TimeMs>(wake - now, 1, kIdleHookMs));
-    if (waker_.fd < 0) {
-      sleep_us(idle < 20 ? 50 : idle < 200 ? 500 : 2000);  // no eventfd: poll the queues
-      continue;
-    }
     waker_.sleeping.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     bool pending = false;

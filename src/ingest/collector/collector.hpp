@@ -130,6 +130,12 @@ class Collector {
   bool receiving() const;
 
   struct Worker;
+  // Wakes the sleeping output thread (workers call notify() after publishing a batch).
+  struct Waker {
+    int fd = -1;  // eventfd
+    std::atomic<bool> sleeping{false};
+    void notify();
+  };
 
  private:
   void worker_main(Worker& w);
@@ -141,16 +147,6 @@ class Collector {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> output_{0};
   std::atomic<uint64_t> save_gen_{0};
-
- public:
-  // Wakes the sleeping output thread (workers call notify() after publishing a batch).
-  struct Waker {
-    int fd = -1;  // eventfd
-    std::atomic<bool> sleeping{false};
-    void notify();
-  };
-
- private:
   Waker waker_;
   std::function<void()> idle_hook_;
   int64_t started_ms_ = 0;
