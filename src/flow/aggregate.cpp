@@ -1,20 +1,19 @@
 #include "flow/aggregate.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <iterator>
 #include <new>
 
-#include <sys/mman.h>
-
 namespace omamori {
 
 bool AggregateSpec::parse_keys(std::string_view s, std::string& err) {
   static const std::pair<const char*, Field> kNames[] = {
-      {"src", Src},         {"dst", Dst},     {"sport", Sport}, {"dport", Dport},
-      {"proto", Proto},     {"exporter", Exporter}, {"src_as", SrcAs}, {"dst_as", DstAs},
-      {"in_if", InIf},      {"out_if", OutIf}};
+      {"src", Src},           {"dst", Dst},      {"sport", Sport},  {"dport", Dport}, {"proto", Proto},
+      {"exporter", Exporter}, {"src_as", SrcAs}, {"dst_as", DstAs}, {"in_if", InIf},  {"out_if", OutIf}};
   keys.clear();
   while (!s.empty()) {
     size_t c = s.find(',');
@@ -57,10 +56,14 @@ bool AggregateSpec::parse_keys(std::string_view s, std::string& err) {
 }
 
 bool AggregateSpec::parse_order(std::string_view s, Order& o) {
-  if (s == "bytes") o = Bytes;
-  else if (s == "packets") o = Packets;
-  else if (s == "flows") o = Flows;
-  else return false;
+  if (s == "bytes")
+    o = Bytes;
+  else if (s == "packets")
+    o = Packets;
+  else if (s == "flows")
+    o = Flows;
+  else
+    return false;
   return true;
 }
 
@@ -69,14 +72,18 @@ size_t field_width(AggregateSpec::Field f, bool v4) {
   switch (f) {
     case AggregateSpec::Src:
     case AggregateSpec::Dst:
-    case AggregateSpec::Exporter: return v4 ? 4 : 16;
+    case AggregateSpec::Exporter:
+      return v4 ? 4 : 16;
     case AggregateSpec::SrcAs:
     case AggregateSpec::DstAs:
     case AggregateSpec::InIf:
-    case AggregateSpec::OutIf: return 4;
+    case AggregateSpec::OutIf:
+      return 4;
     case AggregateSpec::Sport:
-    case AggregateSpec::Dport: return 2;
-    case AggregateSpec::Proto: return 1;
+    case AggregateSpec::Dport:
+      return 2;
+    case AggregateSpec::Proto:
+      return 1;
   }
   return 0;
 }
@@ -98,13 +105,6 @@ void put_net6(uint8_t* p, const IpAddr& a, uint8_t len) {
   }
   unsigned l128 = a.is_v4() ? std::min<unsigned>(len, 32) + 96 : len;
   std::memcpy(p, mask_addr(a, l128).bytes(), 16);
-}
-// IPv4 address (network order) of a v4 record, masked to len bits (0 = all).
-void put_net4(uint8_t* p, const IpAddr& a, uint8_t len) {
-  uint32_t v;
-  std::memcpy(&v, a.bytes() + 12, 4);
-  if (len > 0 && len < 32) v &= __builtin_bswap32(~uint32_t(0) << (32 - len));
-  std::memcpy(p, &v, 4);
 }
 }  // namespace
 
@@ -223,25 +223,37 @@ void FlowAggregator::make_table(AnyTable& t, size_t bytes) {
 template <bool V4>
 FlowAggregator::AddFn FlowAggregator::pick_add(const AnyTable& t) const {
   switch (t.index()) {
-    case 0: return add_fn<2, V4>();
-    case 1: return add_fn<3, V4>();
-    case 2: return add_fn<5, V4>();
-    case 3: return add_fn<6, V4>();
-    default: return add_fn<10, V4>();
+    case 0:
+      return add_fn<2, V4>();
+    case 1:
+      return add_fn<3, V4>();
+    case 2:
+      return add_fn<5, V4>();
+    case 3:
+      return add_fn<6, V4>();
+    default:
+      return add_fn<10, V4>();
   }
 }
 
 FlowAggregator::FlowAggregator(AggregateSpec spec) : spec_(std::move(spec)) {
   for (Layout* l : {&v4_, &v6_}) {
     l->v4 = l == &v4_;
-    size_t off = spec_.bin_ms > 0 ? 8 : 0;
     for (const auto& k : spec_.keys) {
       // A key named twice is packed once.
       bool dup = false;
       for (const auto& f : l->fields) dup |= f.field == k.field && f.prefix_len == k.prefix_len;
-      if (dup) continue;
-      l->fields.push_back({k.field, k.prefix_len, static_cast<uint8_t>(off)});
-      off += field_width(k.field, l->v4);
+      if (!dup) l->fields.push_back({k.field, k.prefix_len, 0});
+    }
+    // Widest first: every field then sits at a multiple of its width and
+    // never straddles two key words, so keys are built in registers.
+    std::stable_sort(l->fields.begin(), l->fields.end(), [&](const Field& a, const Field& b) {
+      return field_width(a.field, l->v4) > field_width(b.field, l->v4);
+    });
+    size_t off = spec_.bin_ms > 0 ? 8 : 0;
+    for (auto& f : l->fields) {
+      f.offset = static_cast<uint8_t>(off);
+      off += field_width(f.field, l->v4);
     }
     l->bytes = off;
   }
@@ -257,49 +269,99 @@ FlowAggregator::FlowAggregator(AggregateSpec spec) : spec_(std::move(spec)) {
   add6_ = pick_add<false>(t6_);
 }
 
+namespace {
+// A key under construction, W 64-bit words. With W a constant the loops
+// unroll and the words stay in registers: the key is never assembled in
+// memory from narrow stores and read back wide (a store-forwarding stall).
+template <size_t W>
+struct KeyWords {
+  uint64_t w[W] = {};
+  void put(unsigned off, uint64_t v) {  // v's bytes at byte offset off (little-endian, as memcpy would place them)
+    unsigned word = off / 8, shift = (off % 8) * 8;
+    for (size_t i = 0; i < W; ++i)
+      if (i == word) w[i] |= v << shift;
+  }
+  void put16(unsigned off, const uint8_t* p) {
+    uint64_t a, b;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + 8, 8);
+    for (size_t i = 0; i + 1 < W; ++i)
+      if (i == off / 8) {
+        w[i] = a;
+        w[i + 1] = b;
+      }
+  }
+};
+
+// IPv4 address (network order, as a little-endian load of its bytes) of a v4 record, masked to len bits (0 = all).
+inline uint32_t net4(const IpAddr& a, uint8_t len) {
+  uint32_t v;
+  std::memcpy(&v, a.bytes() + 12, 4);
+  if (len > 0 && len < 32) v &= __builtin_bswap32(~uint32_t(0) << (32 - len));
+  return v;
+}
+}  // namespace
+
 template <size_t W, bool V4>
 void FlowAggregator::add_to(const FlowRecord& r) {
   const Layout& l = V4 ? v4_ : v6_;
   auto& t = std::get<Table<W>>(V4 ? t4_ : t6_);
-  typename Table<W>::Key k{};
-  auto* kb = reinterpret_cast<uint8_t*>(k.data());
-  if (spec_.bin_ms > 0) {
-    TimeMs bin = r.start - ((r.start % spec_.bin_ms) + spec_.bin_ms) % spec_.bin_ms;
-    std::memcpy(kb, &bin, 8);
-  }
+  KeyWords<W> k;
+  if (spec_.bin_ms > 0) k.w[0] = uint64_t(r.start - ((r.start % spec_.bin_ms) + spec_.bin_ms) % spec_.bin_ms);
+  auto addr = [&](unsigned off, const IpAddr& a, uint8_t len) {
+    if constexpr (V4) {
+      k.put(off, net4(a, len));
+    } else {
+      uint8_t b[16];
+      put_net6(b, a, len);
+      k.put16(off, b);
+    }
+  };
   for (const auto& f : l.fields) {
-    uint8_t* p = kb + f.offset;
     switch (f.field) {
       case AggregateSpec::Src:
-        if constexpr (V4) put_net4(p, r.src, f.prefix_len);
-        else put_net6(p, r.src, f.prefix_len);
+        addr(f.offset, r.src, f.prefix_len);
         break;
       case AggregateSpec::Dst:
-        if constexpr (V4) put_net4(p, r.dst, f.prefix_len);
-        else put_net6(p, r.dst, f.prefix_len);
+        addr(f.offset, r.dst, f.prefix_len);
         break;
       case AggregateSpec::Exporter:
-        if constexpr (V4) put_net4(p, r.exporter, 0);
-        else put_net6(p, r.exporter, 0);
+        addr(f.offset, r.exporter, 0);
         break;
-      case AggregateSpec::Sport: std::memcpy(p, &r.sport, 2); break;
-      case AggregateSpec::Dport: std::memcpy(p, &r.dport, 2); break;
-      case AggregateSpec::Proto: *p = r.proto; break;
-      case AggregateSpec::SrcAs: std::memcpy(p, &r.src_as, 4); break;
-      case AggregateSpec::DstAs: std::memcpy(p, &r.dst_as, 4); break;
-      case AggregateSpec::InIf: std::memcpy(p, &r.in_if, 4); break;
-      case AggregateSpec::OutIf: std::memcpy(p, &r.out_if, 4); break;
+      case AggregateSpec::Sport:
+        k.put(f.offset, r.sport);
+        break;
+      case AggregateSpec::Dport:
+        k.put(f.offset, r.dport);
+        break;
+      case AggregateSpec::Proto:
+        k.put(f.offset, r.proto);
+        break;
+      case AggregateSpec::SrcAs:
+        k.put(f.offset, r.src_as);
+        break;
+      case AggregateSpec::DstAs:
+        k.put(f.offset, r.dst_as);
+        break;
+      case AggregateSpec::InIf:
+        k.put(f.offset, r.in_if);
+        break;
+      case AggregateSpec::OutIf:
+        k.put(f.offset, r.out_if);
+        break;
     }
   }
+  typename Table<W>::Key key;
+  for (size_t i = 0; i < W; ++i) key[i] = k.w[i];
   uint64_t mult = spec_.renormalise && r.sampling_rate > 1 ? r.sampling_rate : 1;
-  t.add(k, r.packets * mult, r.bytes * mult);
+  t.add(key, r.packets * mult, r.bytes * mult);
 }
 
 void FlowAggregator::on_flow(const FlowRecord& r) {
   // The IPv4 table takes records whose key addresses are all IPv4 (an empty
   // exporter is no IPv4 address: it goes with the IPv6 ones).
-  bool v4 = !has_addr_ || ((!use_src_ || is_v4(r.src)) && (!use_dst_ || is_v4(r.dst)) &&
-                           (!use_exporter_ || is_v4(r.exporter)));
+  bool v4 = !has_addr_ ||
+            ((!use_src_ || is_v4(r.src)) && (!use_dst_ || is_v4(r.dst)) && (!use_exporter_ || is_v4(r.exporter)));
   (this->*(v4 ? add4_ : add6_))(r);
 }
 
@@ -315,16 +377,36 @@ void FlowAggregator::rows_from(const AnyTable& any, const Layout& l, std::vector
           for (const auto& f : l.fields) {
             const uint8_t* p = kb + f.offset;
             switch (f.field) {
-              case AggregateSpec::Src: row.key.src = addr(p); break;
-              case AggregateSpec::Dst: row.key.dst = addr(p); break;
-              case AggregateSpec::Exporter: row.key.exporter = addr(p); break;
-              case AggregateSpec::Sport: std::memcpy(&row.key.sport, p, 2); break;
-              case AggregateSpec::Dport: std::memcpy(&row.key.dport, p, 2); break;
-              case AggregateSpec::Proto: row.key.proto = *p; break;
-              case AggregateSpec::SrcAs: std::memcpy(&row.key.src_as, p, 4); break;
-              case AggregateSpec::DstAs: std::memcpy(&row.key.dst_as, p, 4); break;
-              case AggregateSpec::InIf: std::memcpy(&row.key.in_if, p, 4); break;
-              case AggregateSpec::OutIf: std::memcpy(&row.key.out_if, p, 4); break;
+              case AggregateSpec::Src:
+                row.key.src = addr(p);
+                break;
+              case AggregateSpec::Dst:
+                row.key.dst = addr(p);
+                break;
+              case AggregateSpec::Exporter:
+                row.key.exporter = addr(p);
+                break;
+              case AggregateSpec::Sport:
+                std::memcpy(&row.key.sport, p, 2);
+                break;
+              case AggregateSpec::Dport:
+                std::memcpy(&row.key.dport, p, 2);
+                break;
+              case AggregateSpec::Proto:
+                row.key.proto = *p;
+                break;
+              case AggregateSpec::SrcAs:
+                std::memcpy(&row.key.src_as, p, 4);
+                break;
+              case AggregateSpec::DstAs:
+                std::memcpy(&row.key.dst_as, p, 4);
+                break;
+              case AggregateSpec::InIf:
+                std::memcpy(&row.key.in_if, p, 4);
+                break;
+              case AggregateSpec::OutIf:
+                std::memcpy(&row.key.out_if, p, 4);
+                break;
             }
           }
           row.flows = slot.flows;
@@ -372,23 +454,34 @@ size_t FlowAggregator::print(std::FILE* out, OutputFormat fmt) {
   auto rs = rows();
   // Column names and values for the chosen keys.
   auto key_name = [](const AggregateSpec::Key& k) -> std::string {
-    static const char* kN[] = {"src", "dst", "sport", "dport", "proto", "exporter", "src_as", "dst_as", "in_if", "out_if"};
+    static const char* kN[] = {"src",      "dst",    "sport",  "dport", "proto",
+                               "exporter", "src_as", "dst_as", "in_if", "out_if"};
     std::string n = kN[k.field];
     if (k.prefix_len) n += "_net";
     return n;
   };
   auto key_value = [&](const AggregateSpec::Key& k, const Row& r) -> std::string {
     switch (k.field) {
-      case AggregateSpec::Src: return k.prefix_len ? Prefix(r.key.src, k.prefix_len).str() : r.key.src.str();
-      case AggregateSpec::Dst: return k.prefix_len ? Prefix(r.key.dst, k.prefix_len).str() : r.key.dst.str();
-      case AggregateSpec::Sport: return std::to_string(r.key.sport);
-      case AggregateSpec::Dport: return std::to_string(r.key.dport);
-      case AggregateSpec::Proto: return std::to_string(r.key.proto);
-      case AggregateSpec::Exporter: return r.key.exporter.empty() ? "" : r.key.exporter.str();
-      case AggregateSpec::SrcAs: return std::to_string(r.key.src_as);
-      case AggregateSpec::DstAs: return std::to_string(r.key.dst_as);
-      case AggregateSpec::InIf: return std::to_string(r.key.in_if);
-      case AggregateSpec::OutIf: return std::to_string(r.key.out_if);
+      case AggregateSpec::Src:
+        return k.prefix_len ? Prefix(r.key.src, k.prefix_len).str() : r.key.src.str();
+      case AggregateSpec::Dst:
+        return k.prefix_len ? Prefix(r.key.dst, k.prefix_len).str() : r.key.dst.str();
+      case AggregateSpec::Sport:
+        return std::to_string(r.key.sport);
+      case AggregateSpec::Dport:
+        return std::to_string(r.key.dport);
+      case AggregateSpec::Proto:
+        return std::to_string(r.key.proto);
+      case AggregateSpec::Exporter:
+        return r.key.exporter.empty() ? "" : r.key.exporter.str();
+      case AggregateSpec::SrcAs:
+        return std::to_string(r.key.src_as);
+      case AggregateSpec::DstAs:
+        return std::to_string(r.key.dst_as);
+      case AggregateSpec::InIf:
+        return std::to_string(r.key.in_if);
+      case AggregateSpec::OutIf:
+        return std::to_string(r.key.out_if);
     }
     return {};
   };
@@ -407,7 +500,8 @@ size_t FlowAggregator::print(std::FILE* out, OutputFormat fmt) {
       b.push_back('{');
       if (bins) fmt::format_to(it, "\"bin\":\"{}\",", format_rfc3339(r.bin));
       for (auto& k : spec_.keys) {
-        bool numeric = k.field != AggregateSpec::Src && k.field != AggregateSpec::Dst && k.field != AggregateSpec::Exporter;
+        bool numeric =
+            k.field != AggregateSpec::Src && k.field != AggregateSpec::Dst && k.field != AggregateSpec::Exporter;
         if (numeric)
           fmt::format_to(it, "\"{}\":{},", key_name(k), key_value(k, r));
         else

@@ -50,7 +50,8 @@ TEST(FlowAggregator, RejectsUnknownKeys) {
 // pipeline holds, must give the same totals per key.
 TEST(FlowAggregator, PackedKeysMatchReference) {
   for (const char* keys : {"dport,proto", "src", "src,dst,sport,dport,proto", "dst/16,src_as,in_if", "src/20,dst/64",
-                           "src,dst,exporter,sport,dport,proto,src_as,dst_as,in_if,out_if"}) {
+                           "src,dst,exporter,sport,dport,proto,src_as,dst_as,in_if,out_if",
+                           "proto,src,dst_as,sport,dst/24", "dport,exporter,proto,out_if"}) {
     for (size_t n : {size_t(3), size_t(5000), size_t(60000)}) {
       AggregateSpec spec;
       std::string err;

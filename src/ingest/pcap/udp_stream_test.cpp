@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
+#include <vector>
 
 #include "ingest/pcap/pcap_file.hpp"
 #include "test_support/run.hpp"
@@ -25,7 +27,8 @@ std::map<size_t, int> omamori_udp_sizes(const std::string& path, UdpExtractor& x
 }
 std::map<size_t, int> tshark_udp_sizes(const std::string& path) {
   std::map<size_t, int> sizes;
-  for (auto& l : test::lines(test::run("tshark -r '" + path + "' -Y 'udp and not icmp and not icmpv6 and not gre' -T fields -e udp.length")))
+  for (auto& l : test::lines(test::run("tshark -r '" + path +
+                                       "' -Y 'udp and not icmp and not icmpv6 and not gre' -T fields -e udp.length")))
     if (!l.empty()) ++sizes[std::stoul(l)];
   return sizes;
 }
@@ -112,4 +115,74 @@ TEST(UdpExtractor, FuzzerFoundHeaderOnlyFragment) {
   EXPECT_FALSE(x.extract(linktype::RAW, pkt, sizeof pkt, 0, dg));
   EXPECT_EQ(x.fragments(), 1u);
   EXPECT_EQ(x.errors().count("empty fragment"), 1u);
+}
+
+// The fast path for plain Ethernet/IPv4/UDP packets gives what the general
+// packet decoder gives, on randomly varied lengths, flags and headers.
+TEST(UdpExtractor, FastPathAgreesWithThePacketDecoder) {
+  std::mt19937 rng(7);
+  const uint8_t base[] = {0,    1,    2,    3,    4,    5,    6, 7, 8,  9,  10, 11, 0x08, 0x00,  // Ethernet, IPv4
+                          0x45, 0,    0,    60,   0x12, 0x34, 0, 0, 64, 17, 0,  0,  192,  0,
+                          2,    1,    198,  51,   100,  7,            // IPv4
+                          0x13, 0x88, 0x08, 0x07, 0,    40,   0, 0};  // UDP 5000 -> 2055, length 40
+  size_t fast_taken = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::vector<uint8_t> pkt(base, base + sizeof base);
+    pkt.resize(42 + rng() % 80, 0xAB);
+    auto put16 = [&](size_t off, uint16_t v) {
+      pkt[off] = uint8_t(v >> 8);
+      pkt[off + 1] = uint8_t(v);
+    };
+    switch (rng() % 8) {
+      case 0:
+        put16(16, uint16_t(rng() % 140));
+        break;  // IP total length, often wrong
+      case 1:
+        put16(38, uint16_t(rng() % 140));
+        break;  // UDP length, often wrong
+      case 2:
+        put16(20, uint16_t(rng() % 3 == 0 ? 0x2000 : rng() % 3 == 1 ? 0x0004 : 0x4000));
+        break;  // MF, offset, DF
+      case 3:
+        pkt[14] = uint8_t(0x40 | (rng() % 16));
+        break;  // header length
+      case 4:
+        pkt[23] = uint8_t(rng() % 2 ? 6 : 17);
+        break;
+      case 5:
+        put16(12, rng() % 2 ? 0x86dd : 0x0800);
+        break;
+      default:
+        break;
+    }
+    if (rng() % 2) put16(16, uint16_t(pkt.size() - 14 - rng() % 4));  // a consistent total, or a trailer
+    if (rng() % 2) put16(38, uint16_t(pkt.size() - 34 - rng() % 6));
+    size_t caplen = pkt.size() - (rng() % 4 == 0 ? rng() % 20 : 0);
+
+    // What the general decoder makes of it.
+    PacketInfo info;
+    DecodeOptions opt;
+    opt.decapsulate = false;
+    const char* err = decode_packet(linktype::ETHERNET, pkt.data(), caplen, info, opt);
+    bool want = !err && info.proto == 17 && !info.fragment && info.has_ports;
+
+    UdpExtractor x;
+    UdpDatagram d;
+    bool got = x.extract(linktype::ETHERNET, pkt.data(), caplen, 1000, d);
+    bool plain = caplen >= 42 && pkt[12] == 0x08 && pkt[13] == 0 && pkt[14] == 0x45 && pkt[23] == 17 &&
+                 !(pkt[20] & 0x3f) && !pkt[21] && ((pkt[16] << 8) | pkt[17]) >= 28;
+    fast_taken += plain;
+    if (info.fragment) continue;  // reassembly: the general path, tested above
+    ASSERT_EQ(got, want) << "packet " << i;
+    if (!got) continue;
+    EXPECT_EQ(d.src, info.src);
+    EXPECT_EQ(d.dst, info.dst);
+    EXPECT_EQ(d.sport, info.sport);
+    EXPECT_EQ(d.dport, info.dport);
+    EXPECT_EQ(d.payload.data(), info.l4_payload);
+    ASSERT_EQ(d.payload.size(), std::min(info.l4_payload_caplen, info.l4_payload_len)) << "packet " << i;
+    EXPECT_EQ(x.errors().total(), info.l4_payload_caplen < info.l4_payload_len ? 1u : 0u) << "packet " << i;
+  }
+  EXPECT_GT(fast_taken, 50000u);  // both paths were exercised
+  EXPECT_LT(fast_taken, 190000u);
 }
