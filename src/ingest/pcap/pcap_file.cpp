@@ -1,15 +1,17 @@
 #include "ingest/pcap/pcap_file.hpp"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace omamori {
 
-std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, std::string& err) {
+std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, std::string& err, size_t buffer_bytes) {
   char ebuf[PCAP_ERRBUF_SIZE] = {0};
   pcap_t* h = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, ebuf);
   if (!h) {
@@ -20,23 +22,18 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, std::string& e
   f->h_ = h;
   f->link_ = pcap_datalink(h);
   f->path_ = path;
-  if (path != "-") f->map_classic();
+  if (path != "-") f->map_classic(buffer_bytes);
   return f;
 }
 
 PcapFile::~PcapFile() {
-  if (map_) munmap(const_cast<uint8_t*>(map_), map_size_);
   if (h_) pcap_close(h_);
 }
 
 namespace {
 constexpr size_t kFileHeader = 24, kRecordHeader = 16;
 constexpr uint32_t kMaxCaplen = 262144;  // libpcap's MAXIMUM_SNAPLEN
-constexpr size_t kPopulateChunk = 16 << 20;
-constexpr size_t kPrefetchAhead = 4096;
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
+constexpr size_t kDefaultBuffer = 1 << 20;
 
 uint32_t rd32(const uint8_t* p, bool swapped) {
   uint32_t v;
@@ -45,7 +42,7 @@ uint32_t rd32(const uint8_t* p, bool swapped) {
 }
 }  // namespace
 
-void PcapFile::map_classic() {
+void PcapFile::map_classic(size_t buffer_bytes) {
   // Link types whose packets libpcap passes through unchanged.
   switch (link_) {
     case DLT_EN10MB:
@@ -64,20 +61,24 @@ void PcapFile::map_classic() {
   if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || size_t(st.st_size) < kFileHeader) return;
   // libpcap has read the file header and nothing else.
   if (std::ftell(fp) != long(kFileHeader)) return;
-  size_t size = size_t(st.st_size);
-  void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (m == MAP_FAILED) return;
-  madvise(m, size, MADV_SEQUENTIAL);
-  const auto* p = static_cast<const uint8_t*>(m);
+  uint8_t hdr[kFileHeader];
+  if (pread(fd, hdr, kFileHeader, 0) != ssize_t(kFileHeader)) return;
+  const uint8_t* p = hdr;
   uint32_t magic;
   std::memcpy(&magic, p, 4);
   switch (magic) {
-    case 0xa1b2c3d4: break;
-    case 0xd4c3b2a1: swapped_ = true; break;
-    case 0xa1b23c4d: nanos_ = true; break;
-    case 0x4d3cb2a1: swapped_ = nanos_ = true; break;
+    case 0xa1b2c3d4:
+      break;
+    case 0xd4c3b2a1:
+      swapped_ = true;
+      break;
+    case 0xa1b23c4d:
+      nanos_ = true;
+      break;
+    case 0x4d3cb2a1:
+      swapped_ = nanos_ = true;
+      break;
     default:
-      munmap(m, size);
       return;
   }
   uint16_t major, minor;
@@ -90,56 +91,74 @@ void PcapFile::map_classic() {
   snaplen_ = rd32(p + 16, swapped_);
   // Version 2.4 only (older files may have caplen and len swapped); a zero
   // snapshot length gets libpcap's per-link-type default.
-  if (major != 2 || minor != 4 || snaplen_ == 0) {
-    munmap(m, size);
-    return;
-  }
-  map_ = p;
+  if (major != 2 || minor != 4 || snaplen_ == 0) return;
+  buf_cap_ = std::max(buffer_bytes ? buffer_bytes : kDefaultBuffer, size_t(kMaxCaplen) + kRecordHeader);
+  buf_ = std::make_unique<uint8_t[]>(buf_cap_);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  fd_ = fd;
   mapped_ = true;
-  map_size_ = size;
-  map_off_ = kFileHeader;
-  populated_ = 0;
+  buf_pos_ = kFileHeader;
+}
+
+bool PcapFile::refill() {
+  size_t left = buf_len_ - buf_off_;
+  if (eof_) return false;
+  std::memmove(buf_.get(), buf_.get() + buf_off_, left);
+  buf_pos_ += buf_off_;
+  buf_off_ = 0;
+  buf_len_ = left;
+  while (buf_len_ < buf_cap_) {
+    ssize_t n = pread(fd_, buf_.get() + buf_len_, buf_cap_ - buf_len_, off_t(buf_pos_ + buf_len_));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error_ = path_ + ": packet " + std::to_string(count_ + 1) + ": read error: " + std::strerror(errno);
+      eof_ = true;
+      return false;
+    }
+    if (n == 0) {
+      eof_ = true;
+      break;
+    }
+    buf_len_ += size_t(n);
+    if (buf_len_ - buf_off_ >= kRecordHeader + kMaxCaplen) break;  // enough for any record; read the rest later
+  }
+  return buf_len_ > left;
 }
 
 bool PcapFile::next_mapped(CapturedPacket& pkt) {
-  if (map_off_ + kMaxCaplen + kRecordHeader > populated_ && populated_ < map_size_) {
-    // Map the page-cache pages of the next chunk in one call instead of a
-    // page fault every few pages (Linux 5.14+; harmless where unsupported).
-    size_t n = std::min(kPopulateChunk, map_size_ - populated_);
-    madvise(const_cast<uint8_t*>(map_) + populated_, n, MADV_POPULATE_READ);
-    populated_ += n;
-  }
-  size_t left = map_size_ - map_off_;
-  if (left == 0) return false;
-  const uint8_t* h = map_ + map_off_;
-  if (left >= kRecordHeader) {
-    uint32_t sec = rd32(h, swapped_), frac = rd32(h + 4, swapped_), caplen = rd32(h + 8, swapped_),
-             len = rd32(h + 12, swapped_);
-    // libpcap cuts records longer than the snapshot length and rejects huge
-    // ones; it has the words for those, and for a truncated record.
-    if (caplen <= kMaxCaplen && caplen <= snaplen_ && caplen <= left - kRecordHeader &&
-        frac < (nanos_ ? 1000000000u : 1000000u)) {
-      // Signed 32-bit seconds, as libpcap reads them.
-      pkt.ts_us = int64_t(int32_t(sec)) * 1000000 + (nanos_ ? frac / 1000 : frac);
-      pkt.ts = pkt.ts_us / 1000;
-      pkt.caplen = caplen;
-      pkt.len = len;
-      pkt.data = h + kRecordHeader;
-      map_off_ += kRecordHeader + caplen;
-      // Keep the next few KiB on their way into the cache while this packet
-      // is decoded (the hardware prefetcher stops at page boundaries).
-      size_t ahead = std::min(map_size_, map_off_ + kPrefetchAhead);
-      if (prefetched_ < map_off_) prefetched_ = map_off_ & ~size_t(63);
-      for (; prefetched_ < ahead; prefetched_ += 64) __builtin_prefetch(map_ + prefetched_);
-      ++count_;
-      return true;
+  for (;;) {
+    size_t left = buf_len_ - buf_off_;
+    const uint8_t* h = buf_.get() + buf_off_;
+    if (left >= kRecordHeader) {
+      uint32_t sec = rd32(h, swapped_), frac = rd32(h + 4, swapped_), caplen = rd32(h + 8, swapped_),
+               len = rd32(h + 12, swapped_);
+      // libpcap cuts records longer than the snapshot length and rejects huge
+      // ones; it has the words for those.
+      if (!(caplen <= kMaxCaplen && caplen <= snaplen_ && frac < (nanos_ ? 1000000000u : 1000000u))) break;
+      if (caplen <= left - kRecordHeader) {
+        // Signed 32-bit seconds, as libpcap reads them.
+        pkt.ts_us = int64_t(int32_t(sec)) * 1000000 + (nanos_ ? frac / 1000 : frac);
+        pkt.ts = pkt.ts_us / 1000;
+        pkt.caplen = caplen;
+        pkt.len = len;
+        pkt.data = h + kRecordHeader;
+        buf_off_ += kRecordHeader + caplen;
+        ++count_;
+        return true;
+      }
+    }
+    if (!refill()) {
+      if (!error_.empty()) return false;
+      if (buf_len_ == buf_off_) return false;  // the end, on a record boundary
+      break;                                   // a truncated record: libpcap reports it
     }
   }
   // Hand the rest of the file to libpcap, from this record on.
   std::FILE* fp = pcap_file(h_);
-  munmap(const_cast<uint8_t*>(map_), map_size_);
-  map_ = nullptr;
-  if (!fp || std::fseek(fp, long(map_off_), SEEK_SET) != 0) {
+  uint64_t at = buf_pos_ + buf_off_;
+  fd_ = -1;
+  buf_.reset();
+  if (!fp || std::fseek(fp, long(at), SEEK_SET) != 0) {
     error_ = path_ + ": packet " + std::to_string(count_ + 1) + ": cannot seek";
     return false;
   }
@@ -147,7 +166,7 @@ bool PcapFile::next_mapped(CapturedPacket& pkt) {
 }
 
 bool PcapFile::next(CapturedPacket& pkt) {
-  if (map_) return next_mapped(pkt);
+  if (fd_ >= 0) return next_mapped(pkt);
   struct pcap_pkthdr* hdr;
   const u_char* data;
   int rc = pcap_next_ex(h_, &hdr, &data);

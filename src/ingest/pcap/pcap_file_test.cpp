@@ -1,13 +1,13 @@
-// PcapFile reads classic pcap files from a memory mapping: the packets, their
+// PcapFile reads classic pcap files in blocks of its own: the packets, their
 // times and the errors must be what libpcap itself gives.
 #include "ingest/pcap/pcap_file.hpp"
 
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -49,10 +49,10 @@ Read by_libpcap(const std::string& path) {
   return r;
 }
 
-Read by_pcapfile(const std::string& path) {
+Read by_pcapfile(const std::string& path, size_t buffer = 0) {
   Read r;
   std::string err;
-  auto f = PcapFile::open(path, err);
+  auto f = PcapFile::open(path, err, buffer);
   EXPECT_TRUE(f) << err;
   if (!f) return r;
   r.link = f->linktype();
@@ -105,7 +105,7 @@ std::string rewrite(const std::string& in, bool swap, bool nanos) {
 }
 }  // namespace
 
-TEST(PcapFile, MappedReadingMatchesLibpcap) {
+TEST(PcapFile, BlockReadingMatchesLibpcap) {
   std::string src = test::shared_data("flows/pmacct/100-IPFIXv10-CISCO/traffic-00.pcap");
   std::string orig = slurp(src);
   ASSERT_GT(orig.size(), 100u);
@@ -133,7 +133,7 @@ TEST(PcapFile, MappedReadingMatchesLibpcap) {
     spit(path, c.bytes);
     Read want = by_libpcap(path), got = by_pcapfile(path);
     EXPECT_EQ(got.link, want.link) << c.name;
-    // Every case starts on the mapped path (some leave it for libpcap).
+    // Every case starts on the block-reading path (some leave it for libpcap).
     EXPECT_TRUE(got.mapped) << c.name;
     EXPECT_EQ(got.pkts.size(), want.pkts.size()) << c.name;
     EXPECT_TRUE(got.pkts == want.pkts) << c.name;
@@ -144,5 +144,68 @@ TEST(PcapFile, MappedReadingMatchesLibpcap) {
   }
   EXPECT_GT(by_libpcap((dir / "orig.pcap").string()).pkts.size(), 2u);
   EXPECT_FALSE(by_libpcap((dir / "cut-data.pcap").string()).error.empty());
+  std::filesystem::remove_all(dir);
+}
+
+// Files of many blocks, with records of every size up to the largest libpcap
+// takes, so that records straddle block ends at every offset; then the same
+// file cut inside its last record, and with a record libpcap must refuse in
+// the middle (the rest is libpcap's).
+TEST(PcapFile, RecordsAcrossBlocksMatchLibpcap) {
+  auto dir = std::filesystem::temp_directory_path() / ("omamori_pcapblocks_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string file(24, '\0');
+  put32(file, 0, 0xa1b2c3d4, false);
+  uint16_t ver[2] = {2, 4};
+  std::memcpy(file.data() + 4, ver, 4);
+  put32(file, 16, 262144, false);  // snaplen
+  put32(file, 20, 1, false);       // Ethernet
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  auto next = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  std::vector<size_t> starts;
+  for (int i = 0; file.size() < (8u << 20); ++i) {
+    uint32_t caplen = i % 50 == 7  ? 262144 - uint32_t(next() % 3)
+                      : i % 5 == 0 ? uint32_t(next() % 70000)
+                                   : uint32_t(next() % 1500);
+    starts.push_back(file.size());
+    std::string rec(16 + caplen, '\0');
+    put32(rec, 0, 1700000000u + uint32_t(i), false);
+    put32(rec, 4, uint32_t(next() % 1000000), false);
+    put32(rec, 8, caplen, false);
+    put32(rec, 12, caplen + uint32_t(next() % 3), false);
+    for (size_t j = 16; j < rec.size(); ++j) rec[j] = char(next());
+    file += rec;
+  }
+  std::string refused = file;
+  put32(refused, starts[starts.size() / 2] + 8, 300000, false);  // caplen beyond libpcap's maximum
+  struct Case {
+    const char* name;
+    std::string bytes;
+  };
+  std::vector<Case> cases = {
+      {"blocks", file}, {"blocks-cut", file.substr(0, file.size() - 3)}, {"blocks-refused", refused}};
+  for (const auto& c : cases) {
+    std::string path = (dir / c.name).string() + ".pcap";
+    spit(path, c.bytes);
+    Read want = by_libpcap(path);
+    for (size_t buffer : {size_t(0), size_t(1)}) {  // 1 MiB, and the smallest (one largest record)
+      Read got = by_pcapfile(path, buffer);
+      EXPECT_TRUE(got.mapped) << c.name;
+      ASSERT_EQ(got.pkts.size(), want.pkts.size()) << c.name << " buffer " << buffer;
+      EXPECT_TRUE(got.pkts == want.pkts) << c.name << " buffer " << buffer;
+      EXPECT_EQ(got.error.empty(), want.error.empty()) << c.name << ": " << got.error << " / " << want.error;
+      if (!want.error.empty()) {
+        EXPECT_NE(got.error.find(want.error), std::string::npos) << c.name << ": " << got.error;
+      }
+    }
+  }
+  EXPECT_GT(by_libpcap((dir / "blocks.pcap").string()).pkts.size(), 500u);
+  EXPECT_FALSE(by_libpcap((dir / "blocks-cut.pcap").string()).error.empty());
+  EXPECT_FALSE(by_libpcap((dir / "blocks-refused.pcap").string()).error.empty());
   std::filesystem::remove_all(dir);
 }
