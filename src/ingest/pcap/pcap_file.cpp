@@ -22,7 +22,7 @@ std::unique_ptr<PcapFile> PcapFile::open(const std::string& path, std::string& e
   f->h_ = h;
   f->link_ = pcap_datalink(h);
   f->path_ = path;
-  if (path != "-") f->map_classic(buffer_bytes);
+  if (path != "-") f->open_blocks(buffer_bytes);
   return f;
 }
 
@@ -42,7 +42,7 @@ uint32_t rd32(const uint8_t* p, bool swapped) {
 }
 }  // namespace
 
-void PcapFile::map_classic(size_t buffer_bytes) {
+void PcapFile::open_blocks(size_t buffer_bytes) {
   // Link types whose packets libpcap passes through unchanged.
   switch (link_) {
     case DLT_EN10MB:
@@ -96,7 +96,7 @@ void PcapFile::map_classic(size_t buffer_bytes) {
   buf_ = std::make_unique<uint8_t[]>(buf_cap_);
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   fd_ = fd;
-  mapped_ = true;
+  blocks_ = true;
   buf_pos_ = kFileHeader;
 }
 
@@ -125,7 +125,7 @@ bool PcapFile::refill() {
   return buf_len_ > left;
 }
 
-bool PcapFile::next_mapped(CapturedPacket& pkt) {
+bool PcapFile::next_block(CapturedPacket& pkt) {
   for (;;) {
     size_t left = buf_len_ - buf_off_;
     const uint8_t* h = buf_.get() + buf_off_;
@@ -166,7 +166,7 @@ bool PcapFile::next_mapped(CapturedPacket& pkt) {
 }
 
 bool PcapFile::next(CapturedPacket& pkt) {
-  if (fd_ >= 0) return next_mapped(pkt);
+  if (fd_ >= 0) return next_block(pkt);
   struct pcap_pkthdr* hdr;
   const u_char* data;
   int rc = pcap_next_ex(h_, &hdr, &data);

@@ -50,12 +50,12 @@ class PcapFile {
   uint64_t packets() const { return count_; }
   const std::string& path() const { return path_; }
   // Whether the file was opened on the block-reading path (tests).
-  bool mapped() const { return mapped_; }
+  bool block_reading() const { return blocks_; }
 
  private:
   PcapFile() = default;
-  void map_classic(size_t buffer_bytes);
-  bool next_mapped(CapturedPacket& pkt);
+  void open_blocks(size_t buffer_bytes);
+  bool next_block(CapturedPacket& pkt);
   bool refill();  // moves the unread tail to the front and reads more; false at the end or on error
   pcap* h_ = nullptr;
   // Block reading of a classic pcap (fd_ < 0: libpcap reads).
@@ -69,7 +69,7 @@ class PcapFile {
   uint32_t snaplen_ = 0;
   bool swapped_ = false;
   bool nanos_ = false;
-  bool mapped_ = false;
+  bool blocks_ = false;
   int link_ = 0;
   uint64_t count_ = 0;
   std::string error_;

@@ -28,7 +28,7 @@ struct Read {
   std::vector<Pkt> pkts;
   std::string error;
   int link = -1;
-  bool mapped = false;
+  bool blocks = false;
 };
 
 Read by_libpcap(const std::string& path) {
@@ -56,7 +56,7 @@ Read by_pcapfile(const std::string& path, size_t buffer = 0) {
   EXPECT_TRUE(f) << err;
   if (!f) return r;
   r.link = f->linktype();
-  r.mapped = f->mapped();
+  r.blocks = f->block_reading();
   CapturedPacket p;
   while (f->next(p)) {
     EXPECT_EQ(p.ts, p.ts_us / 1000);
@@ -134,7 +134,7 @@ TEST(PcapFile, BlockReadingMatchesLibpcap) {
     Read want = by_libpcap(path), got = by_pcapfile(path);
     EXPECT_EQ(got.link, want.link) << c.name;
     // Every case starts on the block-reading path (some leave it for libpcap).
-    EXPECT_TRUE(got.mapped) << c.name;
+    EXPECT_TRUE(got.blocks) << c.name;
     EXPECT_EQ(got.pkts.size(), want.pkts.size()) << c.name;
     EXPECT_TRUE(got.pkts == want.pkts) << c.name;
     EXPECT_EQ(got.error.empty(), want.error.empty()) << c.name << ": " << got.error << " / " << want.error;
@@ -195,7 +195,7 @@ TEST(PcapFile, RecordsAcrossBlocksMatchLibpcap) {
     Read want = by_libpcap(path);
     for (size_t buffer : {size_t(0), size_t(1)}) {  // 1 MiB, and the smallest (one largest record)
       Read got = by_pcapfile(path, buffer);
-      EXPECT_TRUE(got.mapped) << c.name;
+      EXPECT_TRUE(got.blocks) << c.name;
       ASSERT_EQ(got.pkts.size(), want.pkts.size()) << c.name << " buffer " << buffer;
       EXPECT_TRUE(got.pkts == want.pkts) << c.name << " buffer " << buffer;
       EXPECT_EQ(got.error.empty(), want.error.empty()) << c.name << ": " << got.error << " / " << want.error;
