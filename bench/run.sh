@@ -46,7 +46,7 @@ if [ -n "${BENCH_NO_BUILD:-}" ]; then
 else
   echo "== build (Release, OMAMORI_BENCH=ON)"
   cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOMAMORI_BENCH=ON >/dev/null
-  targets=(omamori lpm_bench udp_sender make_export_pcap)
+  targets=(omamori lpm_bench udp_sender make_export_pcap decode_bench)
   [ -f "$top/bench/intel_bench.cpp" ] && targets+=(intel_bench)
   [ -f "$top/bench/cases_bench.cpp" ] && targets+=(cases_bench)
   [ -f "$top/bench/notify_bench.cpp" ] && targets+=(notify_bench)
@@ -180,6 +180,13 @@ EOF
   echo
   echo "B = softflowd's NetFlow v9 export of ddos/pkt.TCP.synflood.spoofed.pcap (full ~1400-byte datagrams), replayed $repeat_b times"
   compare "$work/softflowd-x$repeat_b.pcap" "$work/softflowd-x1.pcap" B
+
+  # The decoders alone, datagrams from memory (hot cache; no file, no aggregation, no output).
+  echo
+  echo "decoders alone (bench/decode_bench, best of 7 rounds, thread CPU time):"
+  for f in "$small" "$work/softflowd-x1.pcap"; do
+    echo "  $(basename "$f"): $("$bench/decode_bench" "$f" | sed 's/^decode_bench: //')"
+  done
 fi
 
 # ---------------------------------------------------------------------------
