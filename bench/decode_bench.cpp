@@ -11,9 +11,8 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "export_datagrams.hpp"
 #include "ingest/flow_decoder.hpp"
-#include "ingest/pcap/pcap_file.hpp"
-#include "ingest/pcap/udp_stream.hpp"
 
 namespace {
 
@@ -77,18 +76,10 @@ int main(int argc, char** argv) {
   }
   std::vector<Datagram> ds;
   for (const auto& path : files) {
-    std::string err;
-    auto f = omamori::PcapFile::open(path, err);
-    if (!f) {
-      std::fprintf(stderr, "%s\n", err.c_str());
-      return 1;
-    }
-    omamori::UdpExtractor udp;
-    omamori::CapturedPacket pkt;
-    omamori::UdpDatagram d;
-    while (f->next(pkt))
-      if (udp.extract(f->linktype(), pkt.data, pkt.caplen, pkt.ts, d))
-        ds.push_back({d.src, d.ts, std::vector<uint8_t>(d.payload.begin(), d.payload.end())});
+    bool ok = bench::each_udp_datagram(path, [&](const omamori::UdpDatagram& d) {
+      ds.push_back({d.src, d.ts, std::vector<uint8_t>(d.payload.begin(), d.payload.end())});
+    });
+    if (!ok) return 1;
   }
   // One pass for the digest and the records per pass.
   omamori::TimeMs span = ds.empty() ? 0 : ds.back().ts - ds.front().ts + 1000;

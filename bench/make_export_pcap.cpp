@@ -18,8 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "ingest/pcap/pcap_file.hpp"
-#include "ingest/pcap/udp_stream.hpp"
+#include "export_datagrams.hpp"
 
 namespace {
 
@@ -51,22 +50,13 @@ int main(int argc, char** argv) {
     std::stringstream files(argv[g]);
     std::string path;
     while (std::getline(files, path, ',')) {
-      std::string err;
-      auto f = omamori::PcapFile::open(path, err);
-      if (!f) {
-        std::fprintf(stderr, "%s\n", err.c_str());
-        return 1;
-      }
-      omamori::UdpExtractor udp;
-      omamori::CapturedPacket pkt;
-      omamori::UdpDatagram d;
-      while (f->next(pkt)) {
-        if (!udp.extract(f->linktype(), pkt.data, pkt.caplen, pkt.ts, d)) continue;
-        if (d.payload.size() > 65507) continue;
+      bool ok = bench::each_udp_datagram(path, [&](const omamori::UdpDatagram& d) {
+        if (d.payload.size() > 65507) return;
         auto [it, fresh] = exporters.try_emplace(d.src, 0);
         if (fresh) it->second = (10u << 24) | (100u << 16) | (uint32_t(g - 3) << 8) | uint32_t(exporters.size());
         ds.push_back({it->second, d.sport, {d.payload.begin(), d.payload.end()}});
-      }
+      });
+      if (!ok) return 1;
     }
   }
   if (ds.empty()) {

@@ -120,7 +120,7 @@ bool PcapFile::refill() {
       break;
     }
     buf_len_ += size_t(n);
-    if (buf_len_ - buf_off_ >= kRecordHeader + kMaxCaplen) break;  // enough for any record; read the rest later
+    if (buf_len_ >= kRecordHeader + kMaxCaplen) break;  // enough for any record; read the rest later
   }
   return buf_len_ > left;
 }

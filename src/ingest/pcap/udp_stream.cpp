@@ -7,6 +7,10 @@
 
 namespace omamori {
 
+namespace {
+constexpr const char* kPayloadTruncated = "udp payload truncated by capture length";
+}  // namespace
+
 void Defragmenter::expire(TimeMs now, ReasonCounters& errors) {
   if (now - last_expire_ < 1000 && pending_.size() < limits_.max_pending) return;
   last_expire_ = now;
@@ -75,7 +79,7 @@ bool UdpExtractor::extract(int link, const uint8_t* p, size_t caplen, TimeMs ts,
       uint32_t cap = ip_cap - 28;  // UDP payload bytes captured
       uint32_t ulen = load_be16(p + 38);
       uint32_t len = ulen >= 8 ? ulen - 8 : total - 28;  // as the UDP header says, else as the IP header does
-      if (cap < len) errors_.add("udp payload truncated by capture length");
+      if (cap < len) errors_.add(kPayloadTruncated);
       d.ts = ts;
       d.src = IpAddr::v4_bytes(p + 26);
       d.dst = IpAddr::v4_bytes(p + 30);
@@ -119,7 +123,7 @@ bool UdpExtractor::extract(int link, const uint8_t* p, size_t caplen, TimeMs ts,
   d.sport = info.sport;
   d.dport = info.dport;
   uint32_t n = std::min(info.l4_payload_caplen, info.l4_payload_len);
-  if (info.l4_payload_caplen < info.l4_payload_len) errors_.add("udp payload truncated by capture length");
+  if (info.l4_payload_caplen < info.l4_payload_len) errors_.add(kPayloadTruncated);
   d.payload = std::span<const uint8_t>(info.l4_payload, n);
   return true;
 }
